@@ -1,0 +1,5 @@
+"""Video preparation for keras-fer: decoding, faces, frame samplers, optical flow.
+
+The lower layer of the package: NumPy / OpenCV / MTCNN only, it never imports
+``keras_fer``.
+"""

@@ -1,0 +1,11 @@
+"""keras-fer: Keras 3 reimplementations of five attention-based video FER papers.
+
+Importing the package registers every custom layer with Keras serialization
+(package ``keras_fer``), so a saved ``.keras`` model loads after ``import keras_fer``.
+"""
+
+__version__ = "0.1.0"
+
+from keras_fer import layers  # noqa: E402,F401  (registers the layers)
+
+__all__ = ["layers", "__version__"]

@@ -1,0 +1,47 @@
+"""Helpers shared by the attention layers: masks and float16-safe masked softmax."""
+
+import keras
+from keras import ops
+
+
+def large_negative(dtype):
+    """A large negative number that stays finite in ``dtype`` (float16 safe)."""
+    if keras.backend.standardize_dtype(dtype) == "float16":
+        return -6.0e4
+    return -1.0e9
+
+
+def masked_softmax(logits, mask=None, axis=-1):
+    """Softmax over ``axis`` that gives masked positions exactly zero weight.
+
+    Args:
+        logits: scores, any float dtype.
+        mask: boolean tensor broadcastable to ``logits``; ``True`` keeps a
+            position. ``None`` means no mask.
+        axis: the axis to normalise over.
+
+    Returns:
+        Weights with the shape of ``logits``. Rows whose positions are all
+        masked are all zeros (finite, never NaN).
+    """
+    if mask is None:
+        return ops.softmax(logits, axis=axis)
+    mask = ops.cast(mask, "bool")
+    neg = ops.cast(large_negative(logits.dtype), logits.dtype)
+    weights = ops.softmax(ops.where(mask, logits, neg), axis=axis)
+    return ops.where(mask, weights, ops.zeros_like(weights))
+
+
+def check_rank(input_shape, rank, layer_name, what):
+    """Raise ``ValueError`` naming the layer and shape when the rank is wrong."""
+    if len(input_shape) != rank:
+        raise ValueError(
+            f"{layer_name} expects {what} (rank {rank}); received input_shape={tuple(input_shape)}"
+        )
+
+
+def check_positive_int(value, name, layer_name):
+    """Raise ``ValueError`` unless ``value`` is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{layer_name}: `{name}` must be a positive integer; received {name}={value!r}")
+    return value
