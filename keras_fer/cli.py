@@ -13,6 +13,73 @@ def _list_layers(args):
     return 0
 
 
+def _prepare(args):
+    from data_prep import prepare as preparation
+
+    try:
+        options = preparation.PrepareOptions(
+            detector=args.detector,
+            detect_every=args.detect_every,
+            no_face_policy=args.no_face_policy,
+            size=args.size,
+            margin=args.margin,
+            align=args.align,
+            sampler=args.sampler,
+            jpeg_quality=args.jpeg_quality,
+            detect_max_side=args.detect_max_side,
+        )
+        if args.dataset is not None:
+            samples = preparation.dataset_samples(args.dataset, args.input)
+        elif args.input is None:
+            raise ValueError("--input PATH is required (a video, a frame folder, a folder of videos or a manifest CSV)")
+        else:
+            samples = preparation.collect_samples(args.input)
+        result = preparation.prepare(args.input, args.out, options, workers=args.workers,
+                                     progress=not args.no_progress, samples=samples)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"keras-fer prepare: error: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"prepared {len(result.prepared)}, already done {len(result.skipped)}, failed {len(result.failures)}; "
+        f"manifest {args.out}/manifest.csv ({len(result.manifest_rows)} samples), failures {args.out}/failures.csv"
+    )
+    for file, reason in result.failures:
+        print(f"  failed: {file}: {reason}", file=sys.stderr)
+    return 0 if result.manifest_rows else 1
+
+
+def _add_prepare(sub):
+    p = sub.add_parser(
+        "prepare",
+        help="decode videos, crop faces; writes OUT/manifest.csv, face crops and OUT/failures.csv",
+        description="Decode videos or frame folders, detect and crop the face of every frame, and write "
+        "OUT/manifest.csv (one row per usable sample), OUT/crops/<id>/ (JPEG crops and frames.csv) and "
+        "OUT/failures.csv (file, reason). Resumable: finished samples are skipped. Exit 0 when at least one "
+        "sample is usable.",
+    )
+    p.add_argument("--input", help="a video, a frame folder, a folder of videos (recursive) or a manifest CSV; "
+                   "with --dataset, the dataset root")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--dataset", help="dataset adapter name (data_prep.datasets.NAME)")
+    p.add_argument("--sampler", choices=["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet"],
+                   help="keep only the frames this paper's sampler can draw (default: every frame)")
+    p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn", help="face detector (default mtcnn)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="K",
+                   help="detect on every K-th frame and interpolate the boxes in between (default 1)")
+    p.add_argument("--no-face-policy", choices=["hold", "interpolate", "drop"], default="hold",
+                   help="frames without a face: hold the last box, interpolate, or drop the frame (default hold)")
+    p.add_argument("--size", type=int, default=224, help="crop side in pixels (default 224; 240 for STCAM)")
+    p.add_argument("--margin", type=float, default=0.25,
+                   help="square side = (1 + MARGIN) x the face box's longer side (default 0.25)")
+    p.add_argument("--align", action="store_true", help="rotate so that the eyes are level (MTCNN only)")
+    p.add_argument("--detect-max-side", type=int, metavar="PIXELS",
+                   help="shrink larger frames to this longer side for detection only (default: full frames)")
+    p.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the crops (default 95)")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_prepare)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-fer", description=__doc__)
     from keras_fer import __version__
@@ -21,6 +88,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list-layers", help="the papers' attention layers with their equations")
     p.set_defaults(func=_list_layers)
+    _add_prepare(sub)
     return parser
 
 

@@ -1,0 +1,89 @@
+"""``keras-fer prepare``: the README's commands as written, exit codes, and clear errors."""
+import os
+import shlex
+import shutil
+
+from data_prep.manifest import PREPARED_COLUMNS, read_csv, read_failures
+from keras_fer import cli
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "real_faces")
+HAP = os.path.join(DATA, "crema-d", "1001_DFA_HAP_XX.flv")  # 56 frames
+
+# The commands of the README section on preparing videos, character for character.
+README_COMMANDS = [
+    "keras-fer prepare --input videos/ --out prepared/ --detect-every 5",
+    "keras-fer prepare --input videos/ --out prepared/ --detect-every 5 --workers 2",
+    "keras-fer prepare --input manifest.csv --out prepared_stcam/ --sampler stcam --size 240 "
+    "--no-face-policy interpolate --detect-every 5",
+]
+
+
+def _run(command):
+    arguments = shlex.split(command)
+    assert arguments[0] == "keras-fer"
+    return cli.main(arguments[1:])
+
+
+def _videos(folder):
+    os.makedirs(folder / "videos" / "actor1")
+    shutil.copy(HAP, folder / "videos" / "actor1" / "happy.flv")
+    (folder / "videos" / "broken.mp4").write_bytes(b"\x00" * 1000)
+    (folder / "manifest.csv").write_text(
+        "id,path,label,subject,onset,apex,offset\n"
+        "a1_happy,videos/actor1/happy.flv,happiness,actor1,,30,\n"
+    )
+
+
+def test_readme_commands(tmp_path, monkeypatch, capsys):
+    _videos(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    assert _run(README_COMMANDS[0]) == 0
+    out = capsys.readouterr()
+    assert "prepared 1, already done 0, failed 1" in out.out
+    assert "broken.mp4" in out.err
+    (row,) = read_csv("prepared/manifest.csv", required=PREPARED_COLUMNS)
+    assert (row["id"], row["n_frames"], row["n_crops"]) == ("actor1__happy", "56", "56")
+    (failure,) = read_failures("prepared/failures.csv")
+    assert failure["file"].endswith("broken.mp4") and "cannot open" in failure["reason"]
+    assert len(os.listdir("prepared/crops/actor1__happy")) == 56 + 2
+
+    assert _run(README_COMMANDS[1]) == 0  # resumes: the finished clip is skipped, the broken one retried
+    assert "prepared 0, already done 1, failed 1" in capsys.readouterr().out
+
+    assert _run(README_COMMANDS[2]) == 0
+    (row,) = read_csv("prepared_stcam/manifest.csv")
+    assert (row["id"], row["label"], row["subject"], row["apex"]) == ("a1_happy", "happiness", "actor1", "30")
+    assert int(row["n_crops"]) < int(row["n_frames"]) == 56
+    assert os.path.exists("prepared_stcam/crops/a1_happy/000000.jpg")
+
+
+def test_nothing_usable_exits_non_zero(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.mp4").write_bytes(b"")
+    code = cli.main(["prepare", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
+    assert code == 1
+    assert "prepared 0, already done 0, failed 1" in capsys.readouterr().out
+    (failure,) = read_failures(str(tmp_path / "out" / "failures.csv"))
+    assert "empty file" in failure["reason"]
+    assert read_csv(str(tmp_path / "out" / "manifest.csv")) == []
+
+
+def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
+    out = str(tmp_path / "out")
+    cases = [
+        (["prepare", "--out", out], "--input PATH is required"),
+        (["prepare", "--input", str(tmp_path), "--out", out, "--dataset", "afew"], "'afew' has no adapter"),
+        (["prepare", "--input", HAP, "--out", out, "--sampler", "stcam", "--no-face-policy", "drop"], "drop"),
+        (["prepare", "--input", HAP, "--out", out, "--detect-every", "0"], "detect_every"),
+        (["prepare", "--input", str(tmp_path / "missing"), "--out", out], "no such file or folder"),
+    ]
+    for arguments, message in cases:
+        assert cli.main(arguments) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("keras-fer prepare: error:") and message in err, err
+
+
+def test_list_layers_still_works(capsys):
+    assert cli.main(["list-layers"]) == 0
+    assert capsys.readouterr().out.strip()
