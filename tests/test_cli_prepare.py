@@ -87,3 +87,9 @@ def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
 def test_list_layers_still_works(capsys):
     assert cli.main(["list-layers"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_readme_commands_are_in_the_readme():
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    for command in README_COMMANDS:
+        assert f"\n{command}\n" in readme, command
