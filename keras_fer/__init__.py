@@ -7,5 +7,6 @@ Importing the package registers every custom layer with Keras serialization
 __version__ = "0.1.0"
 
 from keras_fer import layers  # noqa: E402,F401  (registers the layers)
+from keras_fer import stems  # noqa: E402,F401
 
-__all__ = ["layers", "__version__"]
+__all__ = ["layers", "stems", "__version__"]
