@@ -54,6 +54,7 @@ __all__ = [
     "Face",
     "FaceCropper",
     "FaceTrack",
+    "FullFrameDetector",
     "HaarDetector",
     "MTCNNDetector",
     "NoFaceError",
@@ -61,7 +62,7 @@ __all__ = [
     "get_detector",
 ]
 
-DETECTORS = ("mtcnn", "haar")
+DETECTORS = ("mtcnn", "haar", "full_frame")
 NO_FACE_POLICIES = ("hold", "interpolate", "drop")
 FACE_STATUSES = ("detected", "tracked", "held", "interpolated", "dropped")
 _NO_FACE_STATUSES = ("held", "interpolated", "dropped")
@@ -211,8 +212,26 @@ class HaarDetector:
         return faces
 
 
+class FullFrameDetector:
+    """A "detector" for videos whose frames are already the face: one face box covering the whole frame.
+
+    For the built-in synthetic benchmark (:mod:`data_prep.synthetic`), whose
+    cartoon faces MTCNN and the Haar cascade find only on some frames: its
+    frames are face-centred by construction, so the crop is the resized frame
+    (use ``margin=0``) and every frame's status is ``detected``, rather than
+    detections that did not happen. Non-square frames give the centred square
+    of the longer side, padded with black.
+    """
+
+    provides_keypoints = False
+
+    def detect(self, images):
+        """One :class:`Face` per image, its box the whole image, confidence 1."""
+        return [[Face((0.0, 0.0, float(image.shape[1]), float(image.shape[0])), 1.0)] for image in images]
+
+
 def get_detector(name):
-    """The built-in detector ``name`` ("mtcnn" or "haar") with default settings.
+    """The built-in detector ``name`` ("mtcnn", "haar" or "full_frame") with default settings.
 
     MTCNN's networks are built once per process and shared by every
     :class:`MTCNNDetector` on the same device.
@@ -221,6 +240,8 @@ def get_detector(name):
         return MTCNNDetector()
     if name == "haar":
         return HaarDetector()
+    if name == "full_frame":
+        return FullFrameDetector()
     raise ValueError(f"`detector` must be one of {DETECTORS} or an object with a `detect(images)` method, got {name!r}.")
 
 
@@ -355,7 +376,7 @@ class FaceCropper:
     """Detects, tracks and crops the face of every frame of a video.
 
     Args:
-        detector: "mtcnn", "haar", or an object with a ``detect(images)``
+        detector: "mtcnn", "haar", "full_frame", or an object with a ``detect(images)``
             method returning, per image, a list of :class:`Face` (and a
             ``provides_keypoints`` attribute when ``align`` is used).
         detect_every: run the detector on every k-th examined frame (and the

@@ -78,7 +78,7 @@ class PrepareOptions:
     """How faces are prepared; stored in ``OUT/prepare.json``.
 
     Args:
-        detector: "mtcnn" or "haar" (see :mod:`data_prep.faces`).
+        detector: "mtcnn", "haar" or "full_frame" (see :mod:`data_prep.faces`).
         detect_every: detect on every k-th frame, track in between.
         no_face_policy: "hold", "interpolate" or "drop".
         size: crop side in pixels (224; 240 for STCAM).

@@ -1,6 +1,7 @@
 """The ``keras-fer`` command line. It only orchestrates; the work lives in the packages."""
 
 import argparse
+import os
 import sys
 
 
@@ -17,18 +18,26 @@ def _prepare(args):
     from data_prep import prepare as preparation
 
     try:
+        # The synthetic benchmark's frames are the face (cartoon faces that MTCNN and Haar find only on
+        # some frames): by default its crops are the whole frames (data_prep.faces.FullFrameDetector).
+        detector = args.detector or ("full_frame" if args.dataset == "synthetic" else "mtcnn")
+        margin = args.margin if args.margin is not None else (0.0 if detector == "full_frame" else 0.25)
         options = preparation.PrepareOptions(
-            detector=args.detector,
+            detector=detector,
             detect_every=args.detect_every,
             no_face_policy=args.no_face_policy,
             size=args.size,
-            margin=args.margin,
+            margin=margin,
             align=args.align,
             sampler=args.sampler,
             jpeg_quality=args.jpeg_quality,
             detect_max_side=args.detect_max_side,
         )
-        if args.dataset is not None:
+        if args.dataset == "synthetic" and args.input is None:
+            samples = preparation.dataset_samples(args.dataset, os.path.join(args.out, "synthetic"))
+        elif args.dataset is not None:
+            if args.input is None:
+                raise ValueError(f"--root DIR (the dataset's root folder) is required for --dataset {args.dataset}")
             samples = preparation.dataset_samples(args.dataset, args.input)
         elif args.input is None:
             raise ValueError("--input PATH is required (a video, a frame folder, a folder of videos or a manifest CSV)")
@@ -57,20 +66,23 @@ def _add_prepare(sub):
         "OUT/failures.csv (file, reason). Resumable: finished samples are skipped. Exit 0 when at least one "
         "sample is usable.",
     )
-    p.add_argument("--input", help="a video, a frame folder, a folder of videos (recursive) or a manifest CSV; "
-                   "with --dataset, the dataset root")
+    p.add_argument("--input", "--root", dest="input",
+                   help="a video, a frame folder, a folder of videos (recursive) or a manifest CSV; "
+                   "with --dataset, the dataset root (--root is the same option; --dataset synthetic generates its "
+                   "videos into OUT/synthetic when it is not given)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--dataset", help="dataset adapter name (data_prep.datasets.NAME)")
     p.add_argument("--sampler", choices=["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet"],
                    help="keep only the frames this paper's sampler can draw (default: every frame)")
-    p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn", help="face detector (default mtcnn)")
+    p.add_argument("--detector", choices=["mtcnn", "haar", "full_frame"],
+                   help="face detector (default mtcnn; full_frame, the whole frame as face, for --dataset synthetic)")
     p.add_argument("--detect-every", type=int, default=1, metavar="K",
                    help="detect on every K-th frame and interpolate the boxes in between (default 1)")
     p.add_argument("--no-face-policy", choices=["hold", "interpolate", "drop"], default="hold",
                    help="frames without a face: hold the last box, interpolate, or drop the frame (default hold)")
     p.add_argument("--size", type=int, default=224, help="crop side in pixels (default 224; 240 for STCAM)")
-    p.add_argument("--margin", type=float, default=0.25,
-                   help="square side = (1 + MARGIN) x the face box's longer side (default 0.25)")
+    p.add_argument("--margin", type=float,
+                   help="square side = (1 + MARGIN) x the face box's longer side (default 0.25; 0 for full_frame)")
     p.add_argument("--align", action="store_true", help="rotate so that the eyes are level (MTCNN only)")
     p.add_argument("--detect-max-side", type=int, metavar="PIXELS",
                    help="shrink larger frames to this longer side for detection only (default: full frames)")

@@ -13,8 +13,7 @@ HAP = os.path.join(DATA, "crema-d", "1001_DFA_HAP_XX.flv")  # 56 frames
 README_COMMANDS = [
     "keras-fer prepare --input videos/ --out prepared/ --detect-every 5",
     "keras-fer prepare --input videos/ --out prepared/ --detect-every 5 --workers 2",
-    "keras-fer prepare --input manifest.csv --out prepared_stcam/ --sampler stcam --size 240 "
-    "--no-face-policy interpolate --detect-every 5",
+    "keras-fer prepare --input manifest.csv --out prepared_stcam/ --sampler stcam --size 240 --no-face-policy interpolate --detect-every 5",  # noqa: E501
 ]
 
 
@@ -73,7 +72,8 @@ def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
     out = str(tmp_path / "out")
     cases = [
         (["prepare", "--out", out], "--input PATH is required"),
-        (["prepare", "--input", str(tmp_path), "--out", out, "--dataset", "afew"], "'afew' has no adapter"),
+        (["prepare", "--input", str(tmp_path), "--out", out, "--dataset", "no_such_set"], "'no_such_set' has no adapter"),
+        (["prepare", "--out", out, "--dataset", "ckplus"], "--root DIR (the dataset's root folder) is required"),
         (["prepare", "--input", HAP, "--out", out, "--sampler", "stcam", "--no-face-policy", "drop"], "drop"),
         (["prepare", "--input", HAP, "--out", out, "--detect-every", "0"], "detect_every"),
         (["prepare", "--input", str(tmp_path / "missing"), "--out", out], "no such file or folder"),
