@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import check_positive_int, check_rank, large_negative, masked_softmax
+from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank, large_negative, masked_softmax
 
 _POOLINGS = ("max", "sum")
 
@@ -130,10 +130,7 @@ class EmotionalIntensityActivation(keras.layers.Layer):
         return (input_shape[0], input_shape[-1])
 
     def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
-        outputs = keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
-        if return_attention_scores:
-            return outputs, keras.KerasTensor(tuple(inputs.shape[:2]), dtype=self.compute_dtype)
-        return outputs
+        return attention_output_spec(self, inputs, inputs.shape[:2], return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

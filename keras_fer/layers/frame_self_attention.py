@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import check_positive_int, check_rank, masked_softmax
+from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank, masked_softmax
 
 
 @keras.saving.register_keras_serializable(package="keras_fer")
@@ -129,12 +129,7 @@ class FrameSelfAttention(keras.layers.Layer):
         return (*tuple(input_shape)[:-1], self._output_units(input_shape[-1]))
 
     def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
-        output_spec = keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
-        if return_attention_scores:
-            batch, num_frames = inputs.shape[0], inputs.shape[1]
-            scores_spec = keras.KerasTensor((batch, num_frames, num_frames), dtype=self.compute_dtype)
-            return output_spec, scores_spec
-        return output_spec
+        return attention_output_spec(self, inputs, (inputs.shape[0], inputs.shape[1], inputs.shape[1]), return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import check_positive_int, check_rank
+from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank
 
 _MODES = ("gaussian", "embedded_gaussian", "dot_product")
 
@@ -154,13 +154,9 @@ class NonLocalBlock(keras.layers.Layer):
         return tuple(input_shape)
 
     def compute_output_spec(self, inputs, training=None, return_attention_scores=False):
-        output_spec = keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
-        if return_attention_scores:
-            time, height, width = inputs.shape[1:4]
-            positions = None if None in (time, height, width) else time * height * width
-            scores_shape = (inputs.shape[0], positions, positions)
-            return output_spec, keras.KerasTensor(scores_shape, dtype=self.compute_dtype)
-        return output_spec
+        time, height, width = inputs.shape[1:4]
+        positions = None if None in (time, height, width) else time * height * width
+        return attention_output_spec(self, inputs, (inputs.shape[0], positions, positions), return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import check_rank
+from keras_fer.layers.utils import attention_output_spec, check_rank
 
 
 def _normalize_kernel_size(kernel_size):
@@ -107,11 +107,7 @@ class SpatialTemporalAttention(keras.layers.Layer):
         return tuple(input_shape)
 
     def compute_output_spec(self, inputs, return_attention_scores=False):
-        output_spec = keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
-        if return_attention_scores:
-            scores_shape = tuple(inputs.shape[:-1]) + (1,)
-            return output_spec, keras.KerasTensor(scores_shape, dtype=self.compute_dtype)
-        return output_spec
+        return attention_output_spec(self, inputs, (*inputs.shape[:-1], 1), return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

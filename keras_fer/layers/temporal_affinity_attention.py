@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import check_positive_int, check_rank, masked_softmax
+from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank, masked_softmax
 
 HIDDEN_MODES = ("lstm", "bilstm", "dense", "identity")
 
@@ -138,10 +138,7 @@ class TemporalAffinityAttention(keras.layers.Layer):
         return tuple(input_shape)
 
     def compute_output_spec(self, inputs, mask=None, training=None, return_attention_scores=False):
-        output_spec = keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
-        if return_attention_scores:
-            return output_spec, keras.KerasTensor(inputs.shape[:2], dtype=self.compute_dtype)
-        return output_spec
+        return attention_output_spec(self, inputs, inputs.shape[:2], return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

@@ -45,3 +45,17 @@ def check_positive_int(value, name, layer_name):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{layer_name}: `{name}` must be a positive integer; received {name}={value!r}")
     return value
+
+
+def attention_output_spec(layer, inputs, scores_shape, return_attention_scores):
+    """Symbolic output of an attention layer: ``outputs`` or ``(outputs, scores)``.
+
+    ``outputs`` has ``layer.compute_output_shape(inputs.shape)``, ``scores`` has
+    ``scores_shape``; both take the layer's compute dtype. Layers call this from
+    ``compute_output_spec`` so that ``return_attention_scores=True`` works in
+    functional models.
+    """
+    outputs = keras.KerasTensor(layer.compute_output_shape(inputs.shape), dtype=layer.compute_dtype)
+    if not return_attention_scores:
+        return outputs
+    return outputs, keras.KerasTensor(tuple(scores_shape), dtype=layer.compute_dtype)
