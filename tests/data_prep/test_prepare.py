@@ -262,8 +262,8 @@ def test_option_and_dataset_errors():
                          ({"align": True, "detector": "haar"}, "align")]:
         with pytest.raises(ValueError, match=name):
             PrepareOptions(**kwargs)
-    with pytest.raises(ValueError, match="'ckplus' has no adapter"):
-        dataset_samples("ckplus", "/data/ck")
+    with pytest.raises(ValueError, match="'no_such_set' has no adapter"):
+        dataset_samples("no_such_set", "/data/ck")
     with pytest.raises(ValueError, match="workers"):
         prepare(HAP, "/tmp/unused", FAST, workers=0)
 
