@@ -39,6 +39,7 @@ Example:
 
 import dataclasses
 import importlib
+import inspect
 import json
 import multiprocessing
 import os
@@ -55,6 +56,9 @@ from data_prep import faces, manifest, video
 __all__ = ["PrepareOptions", "PrepareResult", "collect_samples", "dataset_samples", "prepare", "prepare_sample"]
 
 _UNSAFE_ID_CHARACTERS = re.compile(r"[^A-Za-z0-9._+-]")
+# Length of the made-up video on which `sampler_options` are tried once, before any video is read: long
+# enough that a frame index given as an option (STCAM's `peak`) fits.
+_OPTION_CHECK_FRAMES = 10_000
 
 
 def _superset_function(sampler):
@@ -73,6 +77,25 @@ def _superset_function(sampler):
     return superset
 
 
+def _check_sampler_options(sampler, sampler_options):
+    """ValueError naming the key and the sampler for an unknown option, or for a value the sampler rejects."""
+    sampling = importlib.import_module("data_prep.sampling")
+    parameters = inspect.signature(sampling.SAMPLERS[sampler]).parameters
+    known = sorted(name for name, parameter in parameters.items()
+                   if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("training", "seed"))
+    for key, value in sampler_options.items():
+        if key not in known:
+            raise ValueError(
+                f"`sampler_options`: the {sampler!r} sampler has no option {key!r}; its options are {known}.")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"`sampler_options`: {key!r} must be an int, float or str, got {value!r}.")
+    try:
+        sampling.superset(sampler, _OPTION_CHECK_FRAMES, **sampler_options)
+    except ValueError as error:
+        raise ValueError(f"`sampler_options` {sampler_options} rejected by the {sampler!r} sampler "
+                         f"(checked on a {_OPTION_CHECK_FRAMES}-frame video): {error}") from error
+
+
 @dataclasses.dataclass(frozen=True)
 class PrepareOptions:
     """How faces are prepared; stored in ``OUT/prepare.json``.
@@ -87,6 +110,15 @@ class PrepareOptions:
         sampler: None keeps every frame; a paper name ("ast", "stcam",
             "ecnn_fsa", "ceflnet", "stanet") keeps only the frames that
             paper's sampler can draw (``data_prep.sampling.superset``).
+        sampler_options: None or a dict of the sampler's keyword arguments
+            (int, float or str values; not ``training`` or ``seed``), for
+            example ``{"peak": "middle"}`` for STCAM on MMI, whose apex is
+            mid-video; the kept frames are ``superset(sampler, n_frames,
+            **sampler_options)``. Checked once on a made-up 10000-frame video,
+            so an unknown key fails before any video is read. A manifest's
+            ``apex`` column is not used as STCAM's ``peak``: the loaders
+            draw with one ``peak`` for every video, and the kept frames must
+            be the ones they draw.
         jpeg_quality: JPEG quality of the crops, 1-100.
         detect_max_side: None detects on full frames; a number shrinks larger
             frames to this longer side for detection only (faster on large videos).
@@ -99,6 +131,7 @@ class PrepareOptions:
     margin: float = 0.25
     align: bool = False
     sampler: str | None = None
+    sampler_options: dict | None = None
     jpeg_quality: int = 95
     detect_max_side: int | None = None
 
@@ -109,8 +142,16 @@ class PrepareOptions:
             raise ValueError(f"`align=True` needs eye keypoints, which only MTCNN gives; got detector {self.detector!r}.")
         if not (isinstance(self.jpeg_quality, int) and 1 <= self.jpeg_quality <= 100):
             raise ValueError(f"`jpeg_quality` must be an integer in [1, 100], got {self.jpeg_quality!r}.")
+        # A copy with sorted keys, so that prepare.json is stable and the caller's dict can change freely.
+        sampler_options = {} if self.sampler_options is None else self.sampler_options
+        if not isinstance(sampler_options, dict):
+            raise ValueError(f"`sampler_options` must be a dict or None, got {sampler_options!r}.")
+        object.__setattr__(self, "sampler_options", dict(sorted(sampler_options.items())))
+        if self.sampler is None and self.sampler_options:
+            raise ValueError(f"`sampler_options` {self.sampler_options} are given without a `sampler`.")
         if self.sampler is not None:
             _superset_function(self.sampler)
+            _check_sampler_options(self.sampler, self.sampler_options)
             if self.no_face_policy == "drop":
                 raise ValueError(
                     "`no_face_policy='drop'` cannot be combined with `sampler`: dropped frames would be missing "
@@ -271,7 +312,8 @@ def prepare_sample(sample, out_dir, options):
     reader = video.VideoReader(sample["path"])
     indices = None
     if options.sampler is not None:
-        indices = _superset_function(options.sampler)(options.sampler, reader.info.n_frames)
+        superset = _superset_function(options.sampler)
+        indices = superset(options.sampler, reader.info.n_frames, **options.sampler_options)
     track = cropper.track(reader, indices)
     crops_root = os.path.join(out_dir, "crops")
     final = os.path.join(crops_root, sample["id"])
@@ -357,6 +399,7 @@ def _check_options_file(out_dir, options):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
             used = json.load(handle)
+        used.setdefault("sampler_options", {})  # folders prepared before the option existed used none
         if used != wanted:
             raise ValueError(
                 f"{out_dir} was prepared with other options {used}; this run asks for {wanted}. "

@@ -14,6 +14,29 @@ def _list_layers(args):
     return 0
 
 
+def _option_value(text):
+    """An int, else a float, else the text itself: ``"20"`` -> 20, ``"0.5"`` -> 0.5, ``"middle"`` -> "middle"."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _sampler_options(pairs):
+    """``["peak=middle", "jitter=0"]`` -> ``{"peak": "middle", "jitter": 0}``; ValueError for a malformed pair."""
+    options = {}
+    for pair in pairs or ():
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--sampler-option must be KEY=VALUE, got {pair!r}")
+        if key in options:
+            raise ValueError(f"--sampler-option {key!r} is given twice")
+        options[key] = _option_value(value)
+    return options
+
+
 def _prepare(args):
     from data_prep import prepare as preparation
 
@@ -30,6 +53,7 @@ def _prepare(args):
             margin=margin,
             align=args.align,
             sampler=args.sampler,
+            sampler_options=_sampler_options(args.sampler_option),
             jpeg_quality=args.jpeg_quality,
             detect_max_side=args.detect_max_side,
         )
@@ -74,6 +98,9 @@ def _add_prepare(sub):
     p.add_argument("--dataset", help="dataset adapter name (data_prep.datasets.NAME)")
     p.add_argument("--sampler", choices=["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet"],
                    help="keep only the frames this paper's sampler can draw (default: every frame)")
+    p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE",
+                   help="a keyword argument of the --sampler (int, float or text), e.g. peak=middle for stcam, "
+                   "num_frames=16 for ast or stanet, num_segments=8 for ecnn_fsa; repeatable")
     p.add_argument("--detector", choices=["mtcnn", "haar", "full_frame"],
                    help="face detector (default mtcnn; full_frame, the whole frame as face, for --dataset synthetic)")
     p.add_argument("--detect-every", type=int, default=1, metavar="K",

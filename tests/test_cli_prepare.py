@@ -84,6 +84,51 @@ def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
         assert err.startswith("keras-fer prepare: error:") and message in err, err
 
 
+def test_sampler_options_mmi_like_peak_in_the_middle(tmp_path, capsys):
+    import json
+
+    from data_prep.sampling import superset
+
+    out = tmp_path / "out"
+    code = cli.main(["prepare", "--input", HAP, "--out", str(out), "--detector", "full_frame", "--no-progress",
+                     "--sampler", "stcam", "--sampler-option", "peak=middle", "--sampler-option", "jitter=0.25"])
+    assert code == 0, capsys.readouterr().err
+    frames = read_csv(str(out / "crops" / "1001_DFA_HAP_XX" / "frames.csv"))
+    kept = [int(f["frame_index"]) for f in frames]
+    assert kept == superset("stcam", 56, peak="middle", jitter=0.25).tolist()
+    assert max(kept) == (56 - 1) // 2  # the peak, not the last frame
+    recorded = json.loads((out / "prepare.json").read_text())
+    assert recorded["sampler_options"] == {"jitter": 0.25, "peak": "middle"}
+
+    # A rerun with other sampler options is refused like any other option change.
+    code = cli.main(["prepare", "--input", HAP, "--out", str(out), "--detector", "full_frame", "--no-progress",
+                     "--sampler", "stcam", "--sampler-option", "peak=middle"])
+    assert code == 2 and "prepared with other options" in capsys.readouterr().err
+
+
+def test_sampler_option_values_are_typed():
+    assert cli._sampler_options(["num_frames=16", "jitter=0.5", "peak=middle", "long_videos=clip"]) == {
+        "num_frames": 16, "jitter": 0.5, "peak": "middle", "long_videos": "clip"}
+    assert type(cli._sampler_options(["num_segments=8"])["num_segments"]) is int
+    assert cli._sampler_options(None) == {}
+
+
+def test_sampler_option_errors_exit_2(tmp_path, capsys):
+    out = str(tmp_path / "out")
+    base = ["prepare", "--input", HAP, "--out", out, "--detector", "full_frame"]
+    cases = [
+        (["--sampler", "stcam", "--sampler-option", "num_segments=8"], "'stcam' sampler has no option 'num_segments'"),
+        (["--sampler", "ecnn_fsa", "--sampler-option", "num_segments"], "KEY=VALUE, got 'num_segments'"),
+        (["--sampler", "ast", "--sampler-option", "num_frames=8", "--sampler-option", "num_frames=9"], "twice"),
+        (["--sampler-option", "peak=middle"], "without a `sampler`"),
+    ]
+    for arguments, message in cases:
+        assert cli.main(base + arguments) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("keras-fer prepare: error:") and message in err, err
+    assert not os.path.exists(os.path.join(out, "prepare.json"))  # refused before anything is written
+
+
 def test_list_layers_still_works(capsys):
     assert cli.main(["list-layers"]) == 0
     assert capsys.readouterr().out.strip()

@@ -246,6 +246,65 @@ def test_sampler_keeps_only_the_frames_it_can_draw(tmp_path):
     assert cv2.imread(str(tmp_path / "out" / "crops" / "1001_DFA_HAP_XX" / f"{kept[-1]:06d}.jpg")).shape == (240, 240, 3)
 
 
+def test_sampler_options_choose_the_kept_frames_and_are_recorded(tmp_path):
+    # MMI-like: the apex is mid-video, so STCAM's peak is the middle frame, (56 - 1) // 2 = 27.
+    import json
+
+    from data_prep.sampling import superset
+
+    out = str(tmp_path / "out")
+    options = PrepareOptions(detect_every=100, sampler="stcam", sampler_options={"peak": "middle"})
+    (row,) = prepare(HAP, out, options, progress=False).manifest_rows
+    kept = [int(f["frame_index"]) for f in read_csv(os.path.join(out, "crops", "1001_DFA_HAP_XX", "frames.csv"))]
+    assert kept == superset("stcam", 56, peak="middle").tolist()
+    assert kept != superset("stcam", 56).tolist()
+    assert kept[0] == 0 and kept[-1] == 27 and row["n_crops"] == str(len(kept))
+    with open(os.path.join(out, "prepare.json"), encoding="utf-8") as handle:
+        recorded = json.load(handle)
+    assert (recorded["sampler"], recorded["sampler_options"]) == ("stcam", {"peak": "middle"})
+
+    again = prepare(HAP, out, PrepareOptions(detect_every=100, sampler="stcam", sampler_options={"peak": "middle"}),
+                    progress=False)
+    assert again.skipped == ["1001_DFA_HAP_XX"]
+    for other in ({}, {"peak": "last"}, {"peak": "middle", "jitter": 0.0}):
+        with pytest.raises(ValueError, match="prepared with other options"):
+            prepare(HAP, out, PrepareOptions(detect_every=100, sampler="stcam", sampler_options=other), progress=False)
+
+
+def test_prepare_json_without_sampler_options_still_resumes(tmp_path):
+    # Folders prepared before `sampler_options` existed have no such key: they used none.
+    import json
+
+    out = str(tmp_path / "out")
+    prepare(HAP, out, FAST, progress=False)
+    path = os.path.join(out, "prepare.json")
+    with open(path, encoding="utf-8") as handle:
+        recorded = json.load(handle)
+    assert recorded.pop("sampler_options") == {}
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(recorded, handle)
+    assert prepare(HAP, out, FAST, progress=False).skipped == ["1001_DFA_HAP_XX"]
+
+
+def test_sampler_option_errors():
+    with pytest.raises(ValueError, match="'stcam' sampler has no option 'num_frames'.*'jitter', 'peak'"):
+        PrepareOptions(sampler="stcam", sampler_options={"num_frames": 16})
+    with pytest.raises(ValueError, match="'ast' sampler has no option 'seed'"):
+        PrepareOptions(sampler="ast", sampler_options={"seed": 1})
+    with pytest.raises(ValueError, match="without a `sampler`"):
+        PrepareOptions(sampler_options={"peak": "middle"})
+    with pytest.raises(ValueError, match="'num_segments' must be an int, float or str"):
+        PrepareOptions(sampler="ecnn_fsa", sampler_options={"num_segments": [5]})
+    with pytest.raises(ValueError, match="rejected by the 'stcam' sampler.*peak"):
+        PrepareOptions(sampler="stcam", sampler_options={"peak": "apex"})
+    with pytest.raises(ValueError, match="must be a dict"):
+        PrepareOptions(sampler="stcam", sampler_options=[("peak", "middle")])
+    caller_options = {"num_segments": 3}
+    options = PrepareOptions(sampler="ecnn_fsa", sampler_options=caller_options)
+    caller_options["num_segments"] = 4  # the options keep their own copy
+    assert options.sampler_options == {"num_segments": 3}
+
+
 def test_sampler_errors(monkeypatch):
     with pytest.raises(ValueError, match="drop"):
         PrepareOptions(sampler="ast", no_face_policy="drop")
