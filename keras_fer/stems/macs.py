@@ -12,20 +12,40 @@ excluded), the multiply-accumulates of:
   x depth multiplier;
 * ``SeparableConv1D``/``2D``: the depthwise part plus the 1x1 pointwise part;
 * ``Dense``: positions (all axes but batch and last) x input units x units;
+* ``EinsumDense``: output elements (batch axis excluded) x the sizes of the
+  kernel axes that are summed over (kernel letters absent from the output);
+* ``LSTM``/``GRU``/``SimpleRNN`` (and their cells, one step per call): time
+  steps x gates (4 for LSTM, 3 for GRU, 1 for SimpleRNN) x (input features +
+  units) x units, the input and recurrent kernel products of every gate (other
+  ``RNN`` cells count 0);
 
-through nested models and ``TimeDistributed`` (times the time steps). Biases,
-normalisation, activations, pooling, element-wise ops and attention matrix
-products are not counted (so the count is a lower bound for attention models).
+through nested models, ``TimeDistributed`` (times the time steps) and custom
+layers with child layers (for example ``SoftMaskBranch``, ``NonLocalBlock``,
+``keras.layers.MultiHeadAttention``): such a layer's ``call`` is traced
+symbolically once, the shapes each child is called with are recorded, and the
+children's MACs are summed (recursively, and once per call of a shared child).
+Biases, normalisation, activations, pooling, resizing, element-wise ops and the
+products computed directly in a custom ``call`` with ``keras.ops`` (attention
+score and attention-weighted sums, e.g. ``QK^T`` and ``AV`` of
+``MultiHeadAttention``) are not counted, so the count is a lower bound for
+attention models.
 """
 
 import math
 
 import keras
+# Keras has no public symbolic-trace helper that runs `call` itself (layers with a custom
+# compute_output_shape skip `call` in compute_output_spec), so the backend one is used.
+from keras.src.backend import compute_output_spec
 
 _CONV_CLASSES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _TRANSPOSED_CONV_CLASSES = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)
 _DEPTHWISE_CLASSES = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 _SEPARABLE_CLASSES = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
+_RECURRENT_GATES = ((keras.layers.LSTM, 4), (keras.layers.GRU, 3), (keras.layers.SimpleRNN, 1))
+_RECURRENT_CELL_GATES = ((keras.layers.LSTMCell, 4), (keras.layers.GRUCell, 3), (keras.layers.SimpleRNNCell, 1))
+# Layers with child layers that are counted from their own input/output shapes.
+_WHOLE_CLASSES = (keras.Model, keras.layers.TimeDistributed, keras.layers.RNN, keras.layers.EinsumDense)
 
 
 def _known(shape, layer):
@@ -42,13 +62,97 @@ def _positions(shape):
     return math.prod(shape[:-1])
 
 
+def _is_tensor(value):
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _first_shape(structure):
+    tensors = [value for value in keras.tree.flatten(structure) if _is_tensor(value)]
+    return tuple(tensors[0].shape)
+
+
+def _as_keras_tensors(structure):
+    return keras.tree.map_structure(
+        lambda value: keras.KerasTensor(tuple(value.shape), dtype=keras.backend.standardize_dtype(value.dtype))
+        if _is_tensor(value)
+        else value,
+        structure,
+    )
+
+
+def _einsum_dense_macs(layer, input_shape, output_shape):
+    if not layer.built:
+        layer.build(tuple(input_shape))
+    input_spec, rest = layer.equation.split(",")
+    kernel_spec, output_spec = rest.split("->")
+    kernel_sizes = dict(zip(kernel_spec, layer.kernel.shape))
+    contracted = math.prod(size for letter, size in kernel_sizes.items() if letter not in output_spec)
+    if "." not in layer.equation:
+        # Output sizes from the equation: the layer's `output_shape` may leave free axes as None.
+        sizes = {**dict(zip(input_spec, tuple(input_shape))), **kernel_sizes}
+        output_shape = tuple(sizes[letter] for letter in output_spec)
+    return math.prod(_known(output_shape, layer)) * contracted
+
+
+def _child_layers(layer):
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
+def _counted_whole(layer):
+    """True for layers counted from their own shapes rather than by tracing their children."""
+    return isinstance(layer, _WHOLE_CLASSES) or not _child_layers(layer)
+
+
+def _traced_child_macs(layer, args, kwargs):
+    """Sums the MACs of ``layer``'s direct children over one symbolic call of ``layer.call``.
+
+    Each child's ``call`` is wrapped on the instance to record the tensors it
+    receives and returns; the wrappers are removed afterwards, even on error.
+    """
+    if not layer.built:
+        layer.build(_first_shape(args))
+    recorded_calls = []
+    patched = []
+    try:
+        for child in _child_layers(layer):
+            had_instance_call = "call" in child.__dict__
+            original_call = child.call
+
+            def recording_call(*call_args, _child=child, _original=original_call, **call_kwargs):
+                outputs = _original(*call_args, **call_kwargs)
+                recorded_calls.append(
+                    (_child, _as_keras_tensors(call_args), _as_keras_tensors(call_kwargs), _as_keras_tensors(outputs))
+                )
+                return outputs
+
+            patched.append((child, had_instance_call, original_call))
+            child.call = recording_call
+        compute_output_spec(layer.call, *args, **kwargs)
+    finally:
+        for child, had_instance_call, original_call in patched:
+            if had_instance_call:
+                child.call = original_call
+            else:
+                del child.call
+    return sum(_call_macs(*recorded_call) for recorded_call in recorded_calls)
+
+
+def _call_macs(layer, args, kwargs, outputs=None):
+    """MACs of one call of ``layer`` with the tensors (or ``KerasTensor``s) ``args``/``kwargs``."""
+    if _counted_whole(layer):
+        output_shape = None if outputs is None else _first_shape(outputs)
+        return _leaf_macs(layer, _first_shape(args), output_shape)
+    return _traced_child_macs(layer, args, kwargs)
+
+
 def layer_macs(layer, input_shape, output_shape=None):
     """MACs per sample of one call of ``layer`` on ``input_shape`` (batch axis included).
 
     Args:
         layer: a Keras layer; layers other than those listed in the module
-            docstring count 0.
-        input_shape: the call's input shape, batch axis first.
+            docstring, without counted descendants, count 0.
+        input_shape: the call's input shape, batch axis first (a layer with
+            child layers is traced with one float32 input of this shape).
         output_shape: the call's output shape; computed with
             ``layer.compute_output_shape`` when omitted.
 
@@ -59,14 +163,32 @@ def layer_macs(layer, input_shape, output_shape=None):
         >>> layer_macs(keras.layers.Conv2D(4, 3, padding="same"), (None, 7, 7, 2))
         3528
     """
+    if _counted_whole(layer):
+        return _leaf_macs(layer, input_shape, output_shape)
+    return _traced_child_macs(layer, (keras.KerasTensor(tuple(input_shape)),), {})
+
+
+def _leaf_macs(layer, input_shape, output_shape=None):
     if isinstance(layer, keras.Model):
         return count_macs(layer)
     if isinstance(layer, keras.layers.TimeDistributed):
         time_steps = _known(input_shape, layer)[0]
         step_shape = (input_shape[0],) + tuple(input_shape)[2:]
         return time_steps * layer_macs(layer.layer, step_shape)
+    for recurrent_class, gates in _RECURRENT_GATES:
+        if isinstance(layer, recurrent_class):
+            time_steps, features = _known(input_shape, layer)
+            return time_steps * gates * (features + layer.units) * layer.units
+    for cell_class, gates in _RECURRENT_CELL_GATES:
+        if isinstance(layer, cell_class):
+            features = _known(input_shape, layer)[-1]
+            return gates * (features + layer.units) * layer.units
+    if isinstance(layer, keras.layers.RNN):
+        return 0
     if output_shape is None:
         output_shape = layer.compute_output_shape(tuple(input_shape))
+    if isinstance(layer, keras.layers.EinsumDense):
+        return _einsum_dense_macs(layer, input_shape, output_shape)
     if isinstance(layer, _CONV_CLASSES):
         inputs, outputs = _known(input_shape, layer), _known(output_shape, layer)
         return _positions(outputs) * math.prod(layer.kernel_size) * inputs[-1] // layer.groups * layer.filters
@@ -121,6 +243,5 @@ def count_macs(model, input_shape=None):
         for node in nodes:
             if node.is_input:
                 continue
-            inputs, outputs = node.input_tensors, node.output_tensors
-            total += layer_macs(node.operation, inputs[0].shape, outputs[0].shape)
+            total += _call_macs(node.operation, node.arguments.args, node.arguments.kwargs, node.output_tensors)
     return total
