@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from data_prep.flow import FLOW_METHODS, FlowEstimator, compute_flow, flow_sequence, flow_to_rgb, normalize_flow
+from data_prep.video import read_frames
 
 REAL_VIDEO = Path(__file__).resolve().parents[1] / "data" / "real_faces" / "pyfeat" / "single_face.mp4"
 SIZE = 64
@@ -144,17 +145,7 @@ def test_flow_to_rgb_colour_coding():
 
 
 def _read_real_frames(count):
-    capture = cv2.VideoCapture(str(REAL_VIDEO))
-    frames = []
-    try:
-        while len(frames) < count:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    finally:
-        capture.release()
-    return frames
+    return list(read_frames(str(REAL_VIDEO), range(count)))
 
 
 @pytest.mark.slow

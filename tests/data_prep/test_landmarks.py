@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from data_prep import landmarks
+from data_prep.video import read_frames
 from data_prep.landmarks import (
     LANDMARK_PROVIDERS,
     Dlib68Provider,
@@ -236,18 +237,7 @@ def _rgb(path):
 
 
 def _video_frames(count):
-    capture = cv2.VideoCapture(str(REAL_FACES / "single_face.mp4"))
-    frames = []
-    try:
-        while len(frames) < count:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    finally:
-        capture.release()
-    assert len(frames) == count
-    return frames
+    return list(read_frames(str(REAL_FACES / "single_face.mp4"), range(count)))
 
 
 @pytest.fixture(scope="module")
