@@ -1,0 +1,308 @@
+"""Pieces every paper model shares: frame folding, padding masks, preprocessing in the graph,
+the end-to-end wrapper around a head, and the read-out of attention scores.
+
+A paper's **head** is a functional model on cached stem features (one input,
+``(B, *lead, *feature)``, for example ``(B, T, 7, 7, 512)`` for AST or
+``(B, 7, 5, 512)`` for CEFLNet's clips); an **end-to-end** model is
+``frames -> preprocessing -> stem per frame -> the same head object``, built by
+:func:`end_to_end`. Padded frames are all-zero feature maps; a head recovers
+the padding mask with :class:`FrameMask` (a real stem feature map is never
+exactly all zero), so one input serves cached batches, frames and export.
+
+Example:
+
+>>> head = keras_fer.models.create_model("ast", 7, input="features",
+...                                      feature_shape=(5, 2, 2, 512))     # doctest: +SKIP
+>>> scores = attention_model(head)(np.zeros((1, 5, 2, 2, 512)))          # doctest: +SKIP
+>>> sorted(scores)                                                        # doctest: +SKIP
+['context_attention', 'logits']
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_fer.layers.utils import check_positive_int
+from keras_fer.stems import fer2013, vggface
+from keras_fer.stems.resnet18 import preprocess_input as resnet18_preprocess_input
+
+__all__ = [
+    "FoldFrames",
+    "FrameMask",
+    "MaskedMean",
+    "PREPROCESSING",
+    "StemPreprocessing",
+    "UnfoldFrames",
+    "attention_model",
+    "end_to_end",
+]
+
+
+def _unit_scale(x):
+    """[0, 255] -> [0, 1]: for stems trained from scratch (the paper gives no normalisation)."""
+    return ops.cast(x, "float32") / 255.0
+
+
+#: Preprocessing functions by name (``keras.ops`` only, so they run inside the graph and in exports).
+PREPROCESSING = {
+    "none": lambda x: ops.cast(x, "float32"),
+    "unit": _unit_scale,
+    "vggface": lambda x: vggface.preprocess_input(x, version=1),
+    "vggface2": lambda x: vggface.preprocess_input(x, version=2),
+    "resnet18": resnet18_preprocess_input,
+    "fer2013": fer2013.preprocess_input,
+}
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class StemPreprocessing(keras.layers.Layer):
+    """A stem's input preprocessing as a layer, so raw ``uint8`` frames go into the model and its exports.
+
+    Args:
+        preprocessing: a key of :data:`PREPROCESSING`.
+    """
+
+    def __init__(self, preprocessing="none", **kwargs):
+        super().__init__(**kwargs)
+        if preprocessing not in PREPROCESSING:
+            raise ValueError(f"`preprocessing` must be one of {sorted(PREPROCESSING)}; received {preprocessing!r}")
+        self.preprocessing = preprocessing
+
+    def call(self, inputs):
+        return PREPROCESSING[self.preprocessing](inputs)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        if self.preprocessing == "fer2013":
+            return tuple(input_shape[:-3]) + (64, 64, 1)
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "preprocessing": self.preprocessing}
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class FoldFrames(keras.layers.Layer):
+    """``(B, *lead, *sample) -> (B * prod(lead), *sample)``: run a per-frame stem on every frame at once.
+
+    Args:
+        sample_rank: rank of one stem input without the batch axis (3 for an image ``(H, W, C)``).
+    """
+
+    def __init__(self, sample_rank=3, **kwargs):
+        super().__init__(**kwargs)
+        self.sample_rank = check_positive_int(sample_rank, "sample_rank", "FoldFrames")
+
+    def call(self, inputs):
+        sample_shape = ops.shape(inputs)[-self.sample_rank :]
+        return ops.reshape(inputs, (-1, *sample_shape))  # (B * prod(lead), *sample)
+
+    def compute_output_shape(self, input_shape):
+        lead = input_shape[1 : len(input_shape) - self.sample_rank]
+        batch = None if input_shape[0] is None or None in lead else input_shape[0] * math.prod(lead)
+        return (batch,) + tuple(input_shape[-self.sample_rank :])
+
+    def get_config(self):
+        return {**super().get_config(), "sample_rank": self.sample_rank}
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class UnfoldFrames(keras.layers.Layer):
+    """``(B * prod(lead), *rest) -> (B, *lead, *rest)``: the inverse of :class:`FoldFrames`.
+
+    Args:
+        lead_shape: tuple of positive ints, the frame axes folded into the batch (``(T,)`` or ``(clips, frames)``).
+    """
+
+    def __init__(self, lead_shape, **kwargs):
+        super().__init__(**kwargs)
+        lead_shape = tuple(lead_shape) if isinstance(lead_shape, (list, tuple)) else lead_shape
+        if not isinstance(lead_shape, tuple) or not lead_shape:
+            raise ValueError(f"`lead_shape` must be a non-empty tuple of positive ints; received {lead_shape!r}")
+        for size in lead_shape:
+            check_positive_int(size, "lead_shape", "UnfoldFrames")
+        self.lead_shape = lead_shape
+
+    def call(self, inputs):
+        rest = ops.shape(inputs)[1:]
+        return ops.reshape(inputs, (-1, *self.lead_shape, *rest))  # (B, *lead, *rest)
+
+    def compute_output_shape(self, input_shape):
+        count = math.prod(self.lead_shape)
+        batch = None if input_shape[0] is None else input_shape[0] // count
+        return (batch,) + self.lead_shape + tuple(input_shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "lead_shape": list(self.lead_shape)}
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class FrameMask(keras.layers.Layer):
+    """The padding mask of a batch of feature sequences: ``True`` where a frame's features are not all zero.
+
+    Readers of the feature cache pad short clips with all-zero frames
+    (:mod:`keras_fer.data.pipeline`); a stem's real feature map is never
+    exactly zero everywhere, so the mask is recovered inside the model and a
+    head needs one input only.
+
+    Args:
+        feature_rank: rank of one frame's features (1 for a vector ``(D,)``, 3 for a map ``(H, W, C)``).
+
+    Call arguments:
+        inputs: ``(B, *lead, *feature)``.
+
+    Returns:
+        bool ``(B, *lead)``.
+    """
+
+    def __init__(self, feature_rank=1, **kwargs):
+        super().__init__(**kwargs)
+        self.feature_rank = check_positive_int(feature_rank, "feature_rank", "FrameMask")
+
+    def call(self, inputs):
+        axes = tuple(range(-self.feature_rank, 0))
+        return ops.any(ops.not_equal(inputs, 0), axis=axes)  # (B, *lead)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="bool")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[: len(input_shape) - self.feature_rank])
+
+    def get_config(self):
+        return {**super().get_config(), "feature_rank": self.feature_rank}
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class MaskedMean(keras.layers.Layer):
+    """Mean over axis 1 of ``(B, T, ...)`` counting only the frames where ``mask`` is ``True``.
+
+    Call arguments:
+        inputs: ``(B, T, ...)``.
+        mask: optional bool ``(B, T)``; ``None`` averages every frame. A clip with no valid frame gives zeros.
+
+    Returns:
+        ``(B, ...)``.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True  # consumes the mask of axis 1
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.mean(inputs, axis=1)
+        weights = ops.cast(mask, inputs.dtype)  # (B, T)
+        weights = ops.reshape(weights, ops.shape(weights) + (1,) * (len(inputs.shape) - 2))  # (B, T, 1...)
+        total = ops.sum(inputs * weights, axis=1)  # (B, ...)
+        return total / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[2:])
+
+
+def end_to_end(stem, head, frames_shape, preprocessing="none", name=None):
+    """Frames in, logits out: ``preprocessing -> stem on every frame -> head``; ``head`` is used as is (shared).
+
+    Args:
+        stem: a functional model with one input and one output. A per-frame
+            stem (input ``(H, W, C)``) runs on every frame of ``(B, *lead, H,
+            W, C)``; a clip stem (input ``(T, H, W, C)``, STCAM) on the whole clip.
+        head: the paper's head (from ``create_model(..., input="features")``),
+            whose input shape is ``(*lead, *stem_output)``.
+        frames_shape: input shape without the batch axis, ``(*lead, *stem_input)``.
+        preprocessing: a key of :data:`PREPROCESSING`, applied inside the graph.
+        name: the model's name (default ``"<head>_end_to_end"``).
+
+    Returns:
+        A functional ``keras.Model`` with layers ``preprocessing``, the stem,
+        the head (its last layer) and, for per-frame stems, ``fold`` and ``unfold``.
+
+    Raises:
+        ValueError: the shapes of stem, head and frames do not chain.
+    """
+    if len(stem.inputs) != 1 or len(stem.outputs) != 1:
+        raise ValueError(f"end_to_end: `stem` must have one input and one output; {stem.name} has "
+                         f"{len(stem.inputs)} and {len(stem.outputs)}")
+    frames_shape = tuple(frames_shape)
+    sample_shape = tuple(stem.inputs[0].shape[1:])
+    lead = frames_shape[: len(frames_shape) - len(sample_shape)]
+    tail = frames_shape[len(frames_shape) - len(sample_shape) :]
+    if len(frames_shape) < len(sample_shape) or any(a is not None and a != b for a, b in zip(sample_shape, tail)):
+        raise ValueError(f"end_to_end: frames_shape={frames_shape} does not end with the stem's input {sample_shape}")
+    inputs = keras.Input(frames_shape, name="frames")
+    x = StemPreprocessing(preprocessing, name="preprocessing")(inputs)
+    if lead:
+        x = FoldFrames(len(sample_shape), name="fold")(x)  # (B * prod(lead), *sample)
+    features = stem(x)
+    if lead:
+        features = UnfoldFrames(lead, name="unfold")(features)  # (B, *lead, *feature)
+    expected = tuple(head.inputs[0].shape[1:])
+    got = tuple(features.shape[1:])
+    if len(expected) != len(got) or any(a is not None and b is not None and a != b for a, b in zip(expected, got)):
+        raise ValueError(f"end_to_end: the stem gives features {got} per sample but head {head.name} expects {expected}")
+    logits = head(features)
+    return keras.Model(inputs, logits, name=name or f"{head.name}_end_to_end")
+
+
+def _scores_of(model):
+    """``{layer name: scores tensor}`` of every layer of ``model`` called with ``return_attention_scores=True``."""
+    scores = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            continue
+        for node in layer._inbound_nodes:
+            if node.arguments.kwargs.get("return_attention_scores"):
+                if len(layer._inbound_nodes) > 1:
+                    raise ValueError(f"attention_model: layer {layer.name} is called more than once")
+                scores[layer.name] = node.outputs[-1]
+    return scores
+
+
+def attention_model(model):
+    """A model with the same weights that returns the logits and every attention score.
+
+    Works on a head, on a stem, and on a model from :func:`end_to_end` (then the
+    stem's and the head's scores are both returned; per-frame stem scores are
+    unfolded to ``(B, *lead, ...)``).
+
+    Args:
+        model: a functional model of this package.
+
+    Returns:
+        A functional ``keras.Model`` whose output is a dict: ``"logits"`` (the
+        model's output) and one entry per attention layer, under its name.
+
+    Raises:
+        ValueError: two attention layers of the stem and head share a name.
+    """
+    names = {layer.name for layer in model.layers}
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if "preprocessing" not in names or len(nested) != 2:
+        return keras.Model(model.inputs, {"logits": model.outputs[0], **_scores_of(model)},
+                           name=f"{model.name}_attention")
+    stem, head = nested  # end_to_end calls the stem first
+    stem_scores, head_scores = _scores_of(stem), _scores_of(head)
+    stem_attention = keras.Model(stem.inputs, {"features": stem.outputs[0], **stem_scores})
+    head_attention = attention_model(head)
+    both = set(stem_scores) & set(head_scores)
+    if both or "logits" in stem_scores:
+        raise ValueError(f"attention_model: stem and head both have attention layers named {sorted(both)}")
+    inputs = keras.Input(model.inputs[0].shape[1:], name="frames")
+    x = model.get_layer("preprocessing")(inputs)
+    unfold = model.get_layer("unfold") if "unfold" in names else None
+    if unfold is not None:
+        x = model.get_layer("fold")(x)
+    stem_outputs = stem_attention(x)
+    if unfold is not None:
+        stem_outputs = {key: UnfoldFrames(unfold.lead_shape, name=f"unfold_{key}")(value)
+                        for key, value in stem_outputs.items()}
+    outputs = {key: value for key, value in stem_outputs.items() if key != "features"}
+    outputs.update(head_attention(stem_outputs["features"]))
+    return keras.Model(inputs, outputs, name=f"{model.name}_attention")
