@@ -1,0 +1,26 @@
+"""The five papers' models, their baselines and ablations (see :mod:`keras_fer.models.registry`)."""
+
+from keras_fer.models.common import (
+    FoldFrames,
+    FrameMask,
+    MaskedMean,
+    StemPreprocessing,
+    UnfoldFrames,
+    attention_model,
+    end_to_end,
+)
+from keras_fer.models.registry import ModelSpec, create_model, get_spec, list_models
+
+__all__ = [
+    "FoldFrames",
+    "FrameMask",
+    "MaskedMean",
+    "ModelSpec",
+    "StemPreprocessing",
+    "UnfoldFrames",
+    "attention_model",
+    "create_model",
+    "end_to_end",
+    "get_spec",
+    "list_models",
+]
