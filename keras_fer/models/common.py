@@ -18,6 +18,7 @@ Example:
 ['context_attention', 'logits']
 """
 
+import fractions
 import math
 
 import keras
@@ -96,6 +97,10 @@ class FoldFrames(keras.layers.Layer):
         super().__init__(**kwargs)
         self.sample_rank = check_positive_int(sample_rank, "sample_rank", "FoldFrames")
 
+    def batch_factor(self, input_shape):
+        """Stem inputs per model input (for :func:`keras_fer.stems.count_macs`)."""
+        return math.prod(input_shape[1 : len(input_shape) - self.sample_rank])
+
     def call(self, inputs):
         sample_shape = ops.shape(inputs)[-self.sample_rank :]
         return ops.reshape(inputs, (-1, *sample_shape))  # (B * prod(lead), *sample)
@@ -125,6 +130,10 @@ class UnfoldFrames(keras.layers.Layer):
         for size in lead_shape:
             check_positive_int(size, "lead_shape", "UnfoldFrames")
         self.lead_shape = lead_shape
+
+    def batch_factor(self, input_shape):
+        """Model inputs per stem output (for :func:`keras_fer.stems.count_macs`)."""
+        return fractions.Fraction(1, math.prod(self.lead_shape))
 
     def call(self, inputs):
         rest = ops.shape(inputs)[1:]
@@ -285,11 +294,11 @@ def attention_model(model):
     names = {layer.name for layer in model.layers}
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if "preprocessing" not in names or len(nested) != 2:
-        return keras.Model(model.inputs, {"logits": model.outputs[0], **_scores_of(model)},
-                           name=f"{model.name}_attention")
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        return keras.Model(inputs, {"logits": model.outputs[0], **_scores_of(model)}, name=f"{model.name}_attention")
     stem, head = nested  # end_to_end calls the stem first
     stem_scores, head_scores = _scores_of(stem), _scores_of(head)
-    stem_attention = keras.Model(stem.inputs, {"features": stem.outputs[0], **stem_scores})
+    stem_attention = keras.Model(stem.inputs[0], {"features": stem.outputs[0], **stem_scores})
     head_attention = attention_model(head)
     both = set(stem_scores) & set(head_scores)
     if both or "logits" in stem_scores:

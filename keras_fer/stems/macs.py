@@ -19,7 +19,10 @@ excluded), the multiply-accumulates of:
   units) x units, the input and recurrent kernel products of every gate (other
   ``RNN`` cells count 0);
 
-through nested models, ``TimeDistributed`` (times the time steps) and custom
+through nested models, ``TimeDistributed`` (times the time steps), layers that
+fold frames into the batch axis (a layer with a ``batch_factor(input_shape)``
+method, such as :class:`keras_fer.models.FoldFrames`: the layers after it count
+once per folded frame) and custom
 layers with child layers (for example ``SoftMaskBranch``, ``NonLocalBlock``,
 ``keras.layers.MultiHeadAttention``): such a layer's ``call`` is traced
 symbolically once, the shapes each child is called with are recorded, and the
@@ -238,10 +241,19 @@ def count_macs(model, input_shape=None):
         if functional is None:
             raise ValueError(f"count_macs: Sequential model {model.name!r} is not built; give it an Input first")
         nodes_by_depth = functional._nodes_by_depth
+    # Layers that fold frames into the batch axis (keras_fer.models.FoldFrames) say so with `batch_factor`:
+    # a layer after them runs on that many "samples" per sample of the model, until they are unfolded.
+    samples_of = {}  # id(KerasTensor) -> its samples per model sample
     total = 0
-    for nodes in nodes_by_depth.values():
-        for node in nodes:
+    for depth in sorted(nodes_by_depth, reverse=True):  # inputs first
+        for node in nodes_by_depth[depth]:
             if node.is_input:
                 continue
-            total += _call_macs(node.operation, node.arguments.args, node.arguments.kwargs, node.output_tensors)
-    return total
+            operation = node.operation
+            samples = max((samples_of.get(id(tensor), 1) for tensor in node.input_tensors), default=1)
+            total += samples * _call_macs(operation, node.arguments.args, node.arguments.kwargs, node.output_tensors)
+            if hasattr(operation, "batch_factor"):
+                samples = samples * operation.batch_factor(node.input_tensors[0].shape)
+            for tensor in node.output_tensors:
+                samples_of[id(tensor)] = samples
+    return int(total)

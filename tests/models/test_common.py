@@ -122,3 +122,12 @@ def test_attention_model_of_head_and_end_to_end_after_reload(tmp_path):
         np.testing.assert_allclose(reloaded[key], outputs[key], rtol=1e-5, atol=1e-6)
     head_scores = attention_model(head)(np.ones((1, 4, 6), "float32"))
     assert sorted(head_scores) == ["context_attention", "logits"]
+
+
+def test_count_macs_counts_a_per_frame_stem_once_per_frame():
+    from keras_fer.stems import count_macs
+
+    stem, head = _tiny_stem(), _tiny_head()
+    model = end_to_end(stem, head, (4, 8, 8, 3))
+    assert count_macs(model) == 4 * count_macs(stem) + count_macs(head)
+    assert count_macs(stem) == 3 * 3 * 3 * 6 * 3 * 3  # 3x3 output positions of a 3x3x3 -> 6 conv

@@ -1,0 +1,512 @@
+"""CEFLNet (Liu et al., 2022): clip-based feature encoder (SAL + LRL) and emotional intensity activation (EIAN).
+
+"Clip-aware Expressive Feature Learning for Video-based Facial Expression
+Recognition", Information Sciences 2022. A video is cut into 7 clips of 5
+frames (:func:`data_prep.sampling.sample_ceflnet`); a ResNet-18 encodes every
+frame into its 512-d global-average-pooled feature f_k (section 3.2); inside
+each clip, self-attention learning (SAL, eq. 1, :class:`ClipSelfAttention`)
+relates the frames and local-global relation learning (LRL, eq. 2-3,
+:class:`~keras_fer.layers.LocalGlobalRelation`) pools them into a clip feature
+R_i; the emotional intensity activation network (EIAN, eq. 4-8,
+:class:`~keras_fer.layers.EmotionalIntensityActivation`) scores the clips,
+and an FC layer (eq. 9) gives the logits. :func:`most_emotional_clip` reads
+P_e = argmax A (eq. 6) from the attention outputs.
+
+Registry names (table 6, the ablation on BU-3DFE; one builder, the variant a string):
+
+========================  ==========================================  =========
+name                      table 6 row                                 accuracy
+========================  ==========================================  =========
+``ceflnet_baseline``      ResNet-18 (frame features averaged, FC)     62.77 %
+``ceflnet_lstm``          CNN-LSTM (LSTM over the 35 frames, FC)      79.17 %
+``ceflnet_sal``           + SAL                                       84.17 %
+``ceflnet_sal_lrl``       + LRL (SAL + LRL)                           84.67 %
+``ceflnet``               + EIAN (SAL + LRL + EIAN), the full model   85.33 %
+========================  ==========================================  =========
+
+Size and cost (tested in ``tests/models/test_ceflnet.py``). With 6 classes
+(BU-3DFE) the full model has 12,495,431 trainable parameters, 2.6 % under
+the paper's 12.83 M (table 8): ResNet-18 without its ImageNet FC (11,176,512)
+plus 1,318,919 in the head (SAL 1,051,648, LRL 263,681, EIAN 512, FC 3,078);
+ResNet-18's 9,600 batch-norm moving statistics are not trainable and, as in
+the paper's ptflops count, not included.
+The paper does not list its head's layers; a head with only the three
+projections of eq. 1 would be 12.23 M (4.7 % under), which is why SAL keeps
+the output projection of a standard attention sublayer (see
+:class:`ClipSelfAttention`). MACs: the paper counts with ptflops, whose
+ResNet-18 costs 1.82 GMACs per 224x224 frame (its table 9 grows by exactly
+1.823 G per frame: 25.52 G for 14 frames, 63.80 G for 35); we count 35 x the
+stem's :func:`keras_fer.stems.count_macs` (1.814 G per frame; ptflops also
+counts batch-norm, ReLU and pooling) plus ``count_macs`` of the head (the
+SAL projections and the FC, 36.7 M), 63.51 GMACs, 0.45 % under 63.8 G.
+``count_macs`` of an end-to-end model counts a nested per-frame stem once, not
+once per frame, so the stem is counted on its own. Not counted: the
+attention products of eq. 1 (QK^T and AV, 2 x 7 x 5 x 5 x 512 = 0.18 M), the
+FCs of LRL (q0, q1: 1.87 M) and the EIAN scores (3.6 K), all under 0.01 % of
+the total, so they do not matter at this size.
+
+Example:
+
+>>> head = build_ceflnet(6, input="features", feature_shape=(7, 5, 512))        # doctest: +SKIP
+>>> outputs = keras_fer.models.attention_model(head)(features)                 # doctest: +SKIP
+>>> most_emotional_clip(outputs)                                                # doctest: +SKIP
+array([3, 5])
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from keras_fer.layers import EmotionalIntensityActivation, LocalGlobalRelation
+from keras_fer.layers.utils import attention_output_spec, check_rank, masked_softmax
+from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
+from keras_fer.models.registry import INPUTS, ModelSpec
+from keras_fer.stems import resnet18
+
+__all__ = [
+    "MODELS",
+    "VARIANTS",
+    "ClipSelfAttention",
+    "build_ceflnet",
+    "ceflnet_head",
+    "most_emotional_clip",
+]
+
+#: Table 6 rows: the ResNet-18 baseline, CNN-LSTM, + SAL, + LRL, + EIAN (the full model).
+VARIANTS = ("baseline", "lstm", "sal", "sal_lrl", "full")
+
+#: The paper's input: 7 clips x 5 frames x 512-d ResNet-18 features (table 1, section 3.2).
+FEATURE_SHAPE = (7, 5, 512)
+FRAME_SIZE = 224
+
+# Head options and the variants that use them; None means the paper's (or our documented) default.
+_OPTION_VARIANTS = {
+    "sal_output_projection": ("sal", "sal_lrl", "full"),
+    "sal_use_bias": ("sal", "sal_lrl", "full"),
+    "lrl_summary_pooling": ("sal_lrl", "full"),
+    "eian_kernel_size": ("full",),
+    "eian_pooling": ("full",),
+    "lstm_units": ("lstm",),
+}
+_OPTION_DEFAULTS = {
+    "sal_output_projection": True,
+    "sal_use_bias": True,
+    "lrl_summary_pooling": "max",
+    "eian_kernel_size": 1,
+    "eian_pooling": "max",
+    "lstm_units": 512,
+}
+
+# Names of the attention layers, the keys of `attention_model` outputs.
+SAL_NAME = "self_attention_learning"
+LRL_NAME = "local_global_relation"
+EIAN_NAME = "emotional_intensity_activation"
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class ClipSelfAttention(keras.layers.Layer):
+    """CEFLNet self-attention learning (SAL): scaled dot-product self-attention among the frames of each clip.
+
+    CEFLNet (Liu et al., 2022), section 3.2, "Self-attention learning", eq. 1
+    and Fig. 2. For clip i with frame features I (K, d) stacked by rows:
+
+        I_Q = I W^Q,  I_K = I W^K,  I_V = I W^V
+        f' = softmax(I_Q I_K^T / sqrt(d)) I_V                          (eq. 1)
+
+    and the layer returns LayerNorm(I + f' W^O), frame by frame, for every clip
+    at once (all clips share the weights). Frames attend only within their clip.
+
+    Gap-filling choices (the paper shows the block only in Fig. 2, "MatMul,
+    Scale", and gives no equation after eq. 1):
+
+    * Residual + LayerNorm around the attention (DESIGN.md), as in the
+      Transformer's attention sublayer whose scaled dot product Fig. 2 draws,
+      because LRL (eq. 2-3) then still sees each frame's own ResNet feature.
+    * An output projection W^O (D, D) (``output_projection=True``), as in
+      every standard attention sublayer (Transformer; PyTorch's
+      ``nn.MultiheadAttention``, the paper's implementation being PyTorch).
+      It also brings the model size to 12.50 M parameters, 2.6 % under the
+      paper's 12.83 M (table 8), against 12.23 M without it. ``False`` gives
+      eq. 1 alone.
+    * Biases in the projections (``use_bias=True``), as PyTorch's linear
+      layers have by default; the paper writes W^Q I without one.
+    * Q, K and V keep the feature size d = D, and the scale is 1 / sqrt(D),
+      as eq. 1 writes sqrt(d) with d the frame feature size.
+    * LayerNorm epsilon 1e-5 (PyTorch's default).
+
+    The logits and softmax run in float32 (float16 safe).
+
+    Masking: a mask over frames (B, N_clips, K) removes masked frames as keys
+    (weight exactly 0), and their own outputs and rows of the scores are zero,
+    so padded frames change nothing at a valid frame. The paper has no masks;
+    this serves padded videos. The layer does not propagate a Keras mask:
+    the package's heads recover the mask with
+    :class:`~keras_fer.models.common.FrameMask` and pass it explicitly.
+
+    Args:
+        output_projection: bool, whether the attended values go through W^O.
+        use_bias: bool, whether the projections have biases.
+        epsilon: positive float, the LayerNorm epsilon.
+        **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``).
+
+    Call arguments:
+        inputs: frame features, shape (B, N_clips, K, D).
+        mask: optional boolean (B, N_clips, K); ``True`` keeps a frame.
+        return_attention_scores: if True, also return the attention weights.
+
+    Returns:
+        Frame features of shape (B, N_clips, K, D); with
+        ``return_attention_scores=True`` the tuple ``(outputs, scores)``,
+        scores (B, N_clips, K, K) (row = query frame, column = key frame),
+        each valid row summing to 1 over the clip's valid frames.
+
+    Example:
+
+    >>> frames = keras.random.normal((2, 7, 5, 16))
+    >>> outputs, scores = ClipSelfAttention()(frames, return_attention_scores=True)
+    >>> tuple(outputs.shape), tuple(scores.shape)
+    ((2, 7, 5, 16), (2, 7, 5, 5))
+    """
+
+    def __init__(self, output_projection=True, use_bias=True, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("output_projection", output_projection), ("use_bias", use_bias)):
+            if not isinstance(value, bool):
+                raise ValueError(f"ClipSelfAttention: `{name}` must be a bool; received {name}={value!r}")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not (
+            math.isfinite(epsilon) and epsilon > 0
+        ):
+            raise ValueError(f"ClipSelfAttention: `epsilon` must be a positive number; received epsilon={epsilon!r}")
+        self.output_projection = output_projection
+        self.use_bias = use_bias
+        self.epsilon = float(epsilon)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        check_rank(input_shape, 4, "ClipSelfAttention", "frame features (B, N_clips, K, D)")
+        feature_dim = input_shape[-1]
+        if feature_dim is None:
+            raise ValueError(
+                f"ClipSelfAttention needs a known feature size D (last axis); received input_shape={tuple(input_shape)}"
+            )
+        self.logit_scale = 1.0 / math.sqrt(feature_dim)
+        self.query_dense = layers.Dense(feature_dim, use_bias=self.use_bias, name="query")
+        self.key_dense = layers.Dense(feature_dim, use_bias=self.use_bias, name="key")
+        self.value_dense = layers.Dense(feature_dim, use_bias=self.use_bias, name="value")
+        for dense in (self.query_dense, self.key_dense, self.value_dense):
+            dense.build(tuple(input_shape))
+        if self.output_projection:
+            self.output_dense = layers.Dense(feature_dim, use_bias=self.use_bias, name="output")
+            self.output_dense.build(tuple(input_shape))
+        self.norm = layers.LayerNormalization(epsilon=self.epsilon, name="norm")
+        self.norm.build(tuple(input_shape))
+
+    def call(self, inputs, mask=None, return_attention_scores=False):
+        queries = self.query_dense(inputs)  # (B, N, K, D)
+        keys = self.key_dense(inputs)  # (B, N, K, D)
+        values = self.value_dense(inputs)  # (B, N, K, D)
+        queries = ops.cast(queries, "float32") * self.logit_scale  # (B, N, K, D)
+        logits = ops.einsum("bnqd,bnkd->bnqk", queries, ops.cast(keys, "float32"))  # (B, N, Kq, Kk)
+
+        valid = None
+        allowed = None
+        if mask is not None:
+            valid = ops.cast(mask, "bool")  # (B, N, K)
+            allowed = ops.logical_and(ops.expand_dims(valid, -1), ops.expand_dims(valid, -2))  # (B, N, Kq, Kk)
+        scores = ops.cast(masked_softmax(logits, allowed, axis=-1), values.dtype)  # (B, N, Kq, Kk)
+        attended = ops.einsum("bnqk,bnkd->bnqd", scores, values)  # (B, N, K, D)
+        if self.output_projection:
+            attended = self.output_dense(attended)  # (B, N, K, D)
+        outputs = self.norm(inputs + attended)  # (B, N, K, D)
+        if valid is not None:
+            outputs = ops.where(ops.expand_dims(valid, -1), outputs, ops.zeros_like(outputs))  # (B, N, K, D)
+        if return_attention_scores:
+            return outputs, scores
+        return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        # Heads pass the frame mask explicitly (FrameMask); a propagated Keras mask would only make
+        # layers without mask support (Reshape) warn.
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
+        scores_shape = tuple(inputs.shape[:3]) + (inputs.shape[2],)
+        return attention_output_spec(self, inputs, scores_shape, return_attention_scores)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"output_projection": self.output_projection, "use_bias": self.use_bias, "epsilon": self.epsilon}
+        )
+        return config
+
+
+def _check_feature_shape(feature_shape):
+    if not isinstance(feature_shape, (tuple, list)) or len(feature_shape) != 3:
+        raise ValueError(
+            "`feature_shape` must be (num_clips, frames_per_clip, feature_dim); "
+            f"received feature_shape={feature_shape!r}"
+        )
+    for size in feature_shape:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(
+                f"`feature_shape` must hold three positive integers; received feature_shape={feature_shape!r}"
+            )
+    return tuple(feature_shape)
+
+
+def _resolve_options(variant, options):
+    """The head options of ``variant``, defaults filled in; ValueError for an option the variant does not use."""
+    resolved = {}
+    for name, value in options.items():
+        if value is not None and variant not in _OPTION_VARIANTS[name]:
+            users = ", ".join(repr(v) for v in _OPTION_VARIANTS[name])
+            raise ValueError(f"`{name}` is used by variant {users} only; received {name}={value!r} "
+                             f"for variant={variant!r}")
+        resolved[name] = _OPTION_DEFAULTS[name] if value is None else value
+    if isinstance(resolved["lstm_units"], bool) or not isinstance(resolved["lstm_units"], int) or (
+        resolved["lstm_units"] < 1
+    ):
+        raise ValueError(f"`lstm_units` must be a positive integer; received lstm_units={resolved['lstm_units']!r}")
+    return resolved
+
+
+def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, sal_output_projection=None,
+                 sal_use_bias=None, lrl_summary_pooling=None, eian_kernel_size=None, eian_pooling=None,
+                 lstm_units=None, name=None):
+    """The CEFLNet head on per-frame features of the clips: one row of table 6, chosen by ``variant``.
+
+    CEFLNet (Liu et al., 2022), sections 3.2-3.3, eq. 1-9, table 6. Input:
+    ResNet-18 features of 7 clips x 5 frames, (B, 7, 5, 512); output logits
+    (the softmax of eq. 9 is in the loss). Variants:
+
+    * ``"full"`` (``ceflnet``): SAL (eq. 1) -> LRL (eq. 2-3) -> EIAN (eq. 4-8) -> FC (eq. 9).
+    * ``"sal_lrl"`` (table 6, "+ LRL"): SAL -> LRL -> mean of the clip features -> FC.
+    * ``"sal"`` (table 6, "+ SAL"): SAL -> mean of all frames' f' -> FC.
+    * ``"baseline"`` (table 6, "ResNet-18"): mean of all frame features -> FC.
+    * ``"lstm"`` (table 6, "CNN-LSTM"): one LSTM over the 35 frames in clip
+      order, its last hidden state -> FC.
+
+    The paper does not say how the rows without EIAN (or without LRL) pool
+    clips (or frames) into a video feature; we average the valid ones,
+    because averaging is the plain aggregation that the EIAN row replaces and
+    it adds no parameters. For CNN-LSTM it gives neither the LSTM size nor the
+    read-out; we use one layer of 512 units (the feature size) and its last
+    hidden state, the usual CNN-LSTM. Options left ``None`` take these
+    defaults: ``sal_output_projection=True``, ``sal_use_bias=True`` (see
+    :class:`ClipSelfAttention`), ``lrl_summary_pooling="max"`` (see
+    :class:`~keras_fer.layers.LocalGlobalRelation`), ``eian_kernel_size=1``,
+    ``eian_pooling="max"`` (see
+    :class:`~keras_fer.layers.EmotionalIntensityActivation`),
+    ``lstm_units=512``. LRL keeps the feature size (q1 is D x D).
+
+    Padding: a frame whose features are all zero is padding
+    (:class:`~keras_fer.models.common.FrameMask`); it changes no output, and a
+    clip whose frames are all padding is left out of the clip pooling and EIAN.
+
+    Args:
+        num_classes: int >= 2.
+        feature_shape: (num_clips, frames_per_clip, feature_dim), the paper's (7, 5, 512).
+        variant: one of :data:`VARIANTS`.
+        sal_output_projection, sal_use_bias: :class:`ClipSelfAttention` options
+            (variants with SAL only).
+        lrl_summary_pooling: ``"max"`` or ``"mean"`` (variants with LRL only).
+        eian_kernel_size, eian_pooling: EIAN options (``"full"`` only).
+        lstm_units: LSTM size (``"lstm"`` only).
+        name: the model's name (default ``"ceflnet_<variant>_head"``, ``"ceflnet_head"`` for the full model).
+
+    Returns:
+        A functional ``keras.Model`` (B, *feature_shape) -> logits (B, num_classes).
+        Its attention layers, called with ``return_attention_scores=True``, are
+        ``self_attention_learning`` (B, N, K, K), ``local_global_relation``
+        (B, N, K) and ``emotional_intensity_activation`` (B, N), read with
+        :func:`keras_fer.models.attention_model`.
+
+    Raises:
+        ValueError: a bad argument, or an option the variant does not use.
+
+    Example:
+
+    >>> head = ceflnet_head(6, feature_shape=(7, 5, 16))
+    >>> tuple(head.output.shape)
+    (None, 6)
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"`num_classes` must be an integer >= 2; received num_classes={num_classes!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"`variant` must be one of {VARIANTS}; received variant={variant!r}")
+    feature_shape = _check_feature_shape(feature_shape)
+    options = _resolve_options(variant, {
+        "sal_output_projection": sal_output_projection, "sal_use_bias": sal_use_bias,
+        "lrl_summary_pooling": lrl_summary_pooling, "eian_kernel_size": eian_kernel_size,
+        "eian_pooling": eian_pooling, "lstm_units": lstm_units,
+    })
+    num_clips, frames_per_clip, feature_dim = feature_shape
+    if name is None:
+        name = "ceflnet_head" if variant == "full" else f"ceflnet_{variant}_head"
+
+    features = keras.Input(feature_shape, name="features")  # (B, N, K, D)
+    if variant in ("baseline", "lstm"):
+        frames = layers.Reshape((num_clips * frames_per_clip, feature_dim), name="frames")(features)  # (B, N*K, D)
+        frame_mask = FrameMask(1, name="frame_mask")(frames)  # (B, N*K)
+        if variant == "baseline":
+            video = MaskedMean(name="frame_mean")(frames, mask=frame_mask)  # (B, D)
+        else:
+            video = layers.LSTM(options["lstm_units"], name="lstm")(frames, mask=frame_mask)  # (B, units)
+    else:
+        frame_mask = FrameMask(1, name="frame_mask")(features)  # (B, N, K)
+        frames, _ = ClipSelfAttention(
+            output_projection=options["sal_output_projection"], use_bias=options["sal_use_bias"], name=SAL_NAME
+        )(features, mask=frame_mask, return_attention_scores=True)  # (B, N, K, D), (B, N, K, K)
+        if variant == "sal":
+            flat = layers.Reshape((num_clips * frames_per_clip, feature_dim), name="flat_frames")(frames)
+            flat_mask = FrameMask(1, name="flat_frame_mask")(
+                layers.Reshape((num_clips * frames_per_clip, feature_dim), name="flat_features")(features)
+            )  # (B, N*K)
+            video = MaskedMean(name="frame_mean")(flat, mask=flat_mask)  # (B, D)
+        else:
+            clip_mask = FrameMask(2, name="clip_mask")(features)  # (B, N)
+            clips, _ = LocalGlobalRelation(summary_pooling=options["lrl_summary_pooling"], name=LRL_NAME)(
+                frames, mask=frame_mask, return_attention_scores=True
+            )  # (B, N, D), (B, N, K)
+            if variant == "sal_lrl":
+                video = MaskedMean(name="clip_mean")(clips, mask=clip_mask)  # (B, D)
+            else:
+                video, _ = EmotionalIntensityActivation(
+                    kernel_size=options["eian_kernel_size"], pooling=options["eian_pooling"], name=EIAN_NAME
+                )(clips, mask=clip_mask, return_attention_scores=True)  # (B, D), (B, N)
+    logits = layers.Dense(num_classes, name="classifier")(video)  # (B, num_classes)
+    return keras.Model(features, logits, name=name)
+
+
+def build_ceflnet(num_classes, input="features", head=None, *, variant="full", feature_shape=None, frame_size=None,
+                  stem_weights=None, sal_output_projection=None, sal_use_bias=None, lrl_summary_pooling=None,
+                  eian_kernel_size=None, eian_pooling=None, lstm_units=None):
+    """A CEFLNet model of table 6: the head on cached ResNet-18 features, or frames end to end.
+
+    CEFLNet (Liu et al., 2022), Fig. 1, section 4.1: frames of 7 clips x 5
+    frames at 224x224 -> ResNet-18 (:func:`keras_fer.stems.resnet18`,
+    torchvision normalisation inside the model) per frame -> 512-d features
+    -> :func:`ceflnet_head`.
+
+    Args:
+        num_classes: int >= 2.
+        input: ``"features"`` for the head, ``"frames"`` for the end-to-end model
+            (uint8 or float RGB frames in [0, 255], shape (B, N, K, H, W, 3)).
+        head: with ``input="frames"``, an existing head to wrap (shared, not copied);
+            then the head options must stay ``None``.
+        variant: one of :data:`VARIANTS` (the registry fixes it per name).
+        feature_shape: (num_clips, frames_per_clip, feature_dim); default (7, 5, 512).
+            End to end, feature_dim must be 512 (ResNet-18's feature).
+        frame_size: frame height and width for ``input="frames"`` (default 224, >= 32).
+        stem_weights: ResNet-18 weights file for ``input="frames"`` (see
+            :func:`keras_fer.stems.resnet18`); ``None`` leaves it randomly initialised.
+        sal_output_projection, sal_use_bias, lrl_summary_pooling, eian_kernel_size, eian_pooling, lstm_units:
+            head options, see :func:`ceflnet_head`.
+
+    Returns:
+        A functional ``keras.Model`` that outputs logits.
+
+    Example:
+
+    >>> model = build_ceflnet(6, input="frames", feature_shape=(2, 3, 512), frame_size=32)
+    >>> tuple(model.input.shape)
+    (None, 2, 3, 32, 32, 3)
+    """
+    if input not in INPUTS:
+        raise ValueError(f"`input` must be one of {INPUTS}; received input={input!r}")
+    head_options = {
+        "sal_output_projection": sal_output_projection, "sal_use_bias": sal_use_bias,
+        "lrl_summary_pooling": lrl_summary_pooling, "eian_kernel_size": eian_kernel_size,
+        "eian_pooling": eian_pooling, "lstm_units": lstm_units,
+    }
+    if input == "features":
+        if head is not None:
+            raise ValueError("`head` is only used with input='frames' (it wraps an existing head)")
+        for arg_name, value in (("frame_size", frame_size), ("stem_weights", stem_weights)):
+            if value is not None:
+                raise ValueError(f"`{arg_name}` is only used with input='frames'; received {arg_name}={value!r}")
+        return ceflnet_head(num_classes, feature_shape or FEATURE_SHAPE, variant, **head_options)
+
+    if head is None:
+        head = ceflnet_head(num_classes, feature_shape or FEATURE_SHAPE, variant, **head_options)
+    else:
+        passed = [arg_name for arg_name, value in head_options.items() if value is not None]
+        if passed:
+            raise ValueError(f"with `head`, the head options must be left unset; received {', '.join(passed)}")
+        head_shape = tuple(head.inputs[0].shape[1:])
+        if feature_shape is not None and tuple(feature_shape) != head_shape:
+            raise ValueError(f"`feature_shape`={tuple(feature_shape)} differs from the head's input {head_shape}")
+        feature_shape = head_shape
+    num_clips, frames_per_clip, _ = feature_shape or FEATURE_SHAPE
+    frame_size = FRAME_SIZE if frame_size is None else frame_size
+    if isinstance(frame_size, bool) or not isinstance(frame_size, int) or frame_size < 32:
+        raise ValueError(f"`frame_size` must be an integer >= 32; received frame_size={frame_size!r}")
+    stem = resnet18(weights=stem_weights, input_shape=(frame_size, frame_size, 3), pooling="avg")
+    frames_shape = (num_clips, frames_per_clip, frame_size, frame_size, 3)
+    return end_to_end(stem, head, frames_shape, preprocessing="resnet18", name=f"{head.name}_end_to_end")
+
+
+def most_emotional_clip(attention_outputs):
+    """P_e = argmax_k A_k (eq. 6): the index of the most emotional clip of each video.
+
+    Args:
+        attention_outputs: the output dict of
+            ``keras_fer.models.attention_model(model)(x)`` for a full CEFLNet
+            model (head or end to end), or the intensity A itself, (B, N_clips).
+
+    Returns:
+        int64 NumPy array (B,), clip indices in [0, N_clips).
+
+    Raises:
+        ValueError: the dict has no EIAN scores (a model without EIAN), or A is not (B, N_clips).
+
+    Example:
+
+    >>> most_emotional_clip(np.array([[0.1, 0.7, 0.2]])).tolist()
+    [1]
+    """
+    if isinstance(attention_outputs, dict):
+        if EIAN_NAME not in attention_outputs:
+            raise ValueError(f"most_emotional_clip: no {EIAN_NAME!r} scores in the outputs (keys "
+                             f"{sorted(attention_outputs)}); only the full model 'ceflnet' has EIAN")
+        attention_outputs = attention_outputs[EIAN_NAME]
+    intensity = np.asarray(keras.ops.convert_to_numpy(attention_outputs))
+    if intensity.ndim != 2:
+        raise ValueError(f"most_emotional_clip: the intensity A must be (B, N_clips); received shape {intensity.shape}")
+    return np.argmax(intensity, axis=-1).astype(np.int64)
+
+
+def _spec(name, variant, description, reproduces):
+    def build(num_classes, input="features", head=None, **kwargs):
+        # `variant` is fixed by the name: passing it again raises TypeError.
+        return build_ceflnet(num_classes, input, head, variant=variant, **kwargs)
+
+    build.__name__ = f"build_{name}"
+    build.__doc__ = f"``build_ceflnet(..., variant={variant!r})``: {description}."
+    return ModelSpec(name=name, paper="ceflnet", description=description, reproduces=reproduces, build=build)
+
+
+MODELS = (
+    _spec("ceflnet", "full",
+          "CEFLNet: ResNet-18 frames, clip self-attention (SAL) + local-global relation (LRL) + emotional "
+          "intensity activation (EIAN)",
+          "CEFLNet table 6, + EIAN (SAL + LRL + EIAN): 85.33 % on BU-3DFE; tables 2-5 and 8"),
+    _spec("ceflnet_sal_lrl", "sal_lrl",
+          "CEFLNet without EIAN: SAL + LRL clip features averaged over clips",
+          "CEFLNet table 6, + LRL (SAL + LRL): 84.67 % on BU-3DFE"),
+    _spec("ceflnet_sal", "sal",
+          "CEFLNet with SAL only: self-attended frame features averaged over the video",
+          "CEFLNet table 6, + SAL: 84.17 % on BU-3DFE"),
+    _spec("ceflnet_baseline", "baseline",
+          "ResNet-18 baseline: the 35 frame features averaged, FC",
+          "CEFLNet table 6, ResNet-18: 62.77 % on BU-3DFE"),
+    _spec("ceflnet_lstm", "lstm",
+          "CNN-LSTM baseline: ResNet-18 frame features, one 512-unit LSTM over the 35 frames, FC",
+          "CEFLNet table 6, CNN-LSTM: 79.17 % on BU-3DFE"),
+)
