@@ -35,6 +35,7 @@ __all__ = [
     "PREPROCESSING",
     "StemPreprocessing",
     "UnfoldFrames",
+    "ZeroPadded",
     "attention_model",
     "end_to_end",
 ]
@@ -216,6 +217,28 @@ class MaskedMean(keras.layers.Layer):
         return (input_shape[0],) + tuple(input_shape[2:])
 
 
+@keras.saving.register_keras_serializable(package="keras_fer")
+class ZeroPadded(keras.layers.Layer):
+    """Features of padded frames set to zero, so that the head's :class:`FrameMask` finds them.
+
+    In an end-to-end model a padded frame is an all-zero frame, but the stem
+    maps it to non-zero features (preprocessing subtracts means, convolutions
+    add biases); this layer carries the padding from frames to features.
+
+    Call arguments:
+        inputs: features ``(B, *lead, ...)``.
+        frame_mask: bool ``(B, *lead)``, ``False`` at padded frames.
+    """
+
+    def call(self, inputs, frame_mask):
+        weights = ops.cast(frame_mask, inputs.dtype)
+        weights = ops.reshape(weights, ops.shape(weights) + (1,) * (len(inputs.shape) - len(frame_mask.shape)))
+        return inputs * weights  # (B, *lead, ...)
+
+    def compute_output_spec(self, inputs, frame_mask):
+        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+
+
 def end_to_end(stem, head, frames_shape, preprocessing="none", name=None):
     """Frames in, logits out: ``preprocessing -> stem on every frame -> head``; ``head`` is used as is (shared).
 
@@ -231,7 +254,9 @@ def end_to_end(stem, head, frames_shape, preprocessing="none", name=None):
 
     Returns:
         A functional ``keras.Model`` with layers ``preprocessing``, the stem,
-        the head (its last layer) and, for per-frame stems, ``fold`` and ``unfold``.
+        the head (its last layer) and, for per-frame stems, ``fold``,
+        ``unfold``, ``frame_mask`` and ``zero_padded``: an all-zero frame
+        (padding) gets all-zero features, which the head masks out.
 
     Raises:
         ValueError: the shapes of stem, head and frames do not chain.
@@ -241,17 +266,22 @@ def end_to_end(stem, head, frames_shape, preprocessing="none", name=None):
                          f"{len(stem.inputs)} and {len(stem.outputs)}")
     frames_shape = tuple(frames_shape)
     sample_shape = tuple(stem.inputs[0].shape[1:])
+    preprocess = StemPreprocessing(preprocessing, name="preprocessing")
+    preprocessed_shape = preprocess.compute_output_shape((None,) + frames_shape)[1:]
     lead = frames_shape[: len(frames_shape) - len(sample_shape)]
-    tail = frames_shape[len(frames_shape) - len(sample_shape) :]
+    tail = preprocessed_shape[len(preprocessed_shape) - len(sample_shape) :]
     if len(frames_shape) < len(sample_shape) or any(a is not None and a != b for a, b in zip(sample_shape, tail)):
-        raise ValueError(f"end_to_end: frames_shape={frames_shape} does not end with the stem's input {sample_shape}")
+        raise ValueError(f"end_to_end: frames_shape={frames_shape} (after {preprocessing!r} preprocessing "
+                         f"{preprocessed_shape}) does not end with the stem's input {sample_shape}")
     inputs = keras.Input(frames_shape, name="frames")
-    x = StemPreprocessing(preprocessing, name="preprocessing")(inputs)
+    x = preprocess(inputs)
     if lead:
         x = FoldFrames(len(sample_shape), name="fold")(x)  # (B * prod(lead), *sample)
     features = stem(x)
     if lead:
         features = UnfoldFrames(lead, name="unfold")(features)  # (B, *lead, *feature)
+        padding = FrameMask(len(sample_shape), name="frame_mask")(inputs)  # (B, *lead), all-zero frames padded
+        features = ZeroPadded(name="zero_padded")(features, frame_mask=padding)
     expected = tuple(head.inputs[0].shape[1:])
     got = tuple(features.shape[1:])
     if len(expected) != len(got) or any(a is not None and b is not None and a != b for a, b in zip(expected, got)):
@@ -312,6 +342,9 @@ def attention_model(model):
     if unfold is not None:
         stem_outputs = {key: UnfoldFrames(unfold.lead_shape, name=f"unfold_{key}")(value)
                         for key, value in stem_outputs.items()}
+    features = stem_outputs["features"]
+    if unfold is not None:
+        features = model.get_layer("zero_padded")(features, frame_mask=model.get_layer("frame_mask")(inputs))
     outputs = {key: value for key, value in stem_outputs.items() if key != "features"}
-    outputs.update(head_attention(stem_outputs["features"]))
+    outputs.update(head_attention(features))
     return keras.Model(inputs, outputs, name=f"{model.name}_attention")

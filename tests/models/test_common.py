@@ -107,7 +107,7 @@ def test_attention_model_of_head_and_end_to_end_after_reload(tmp_path):
     head = _tiny_head()
     model = end_to_end(_tiny_stem(), head, (4, 8, 8, 3), preprocessing="unit")
     frames = np.random.default_rng(3).integers(0, 256, size=(2, 4, 8, 8, 3)).astype("uint8")
-    frames[1, 2:] = 0  # padding: the tiny stem (zero biases, "unit" scaling) maps zero frames to zero features
+    frames[1, 2:] = 0  # padding
     outputs = attention_model(model)(frames)
     assert sorted(outputs) == ["context_attention", "logits"]
     np.testing.assert_allclose(outputs["logits"], model(frames), rtol=1e-5, atol=1e-6)
@@ -131,3 +131,26 @@ def test_count_macs_counts_a_per_frame_stem_once_per_frame():
     model = end_to_end(stem, head, (4, 8, 8, 3))
     assert count_macs(model) == 4 * count_macs(stem) + count_macs(head)
     assert count_macs(stem) == 3 * 3 * 3 * 6 * 3 * 3  # 3x3 output positions of a 3x3x3 -> 6 conv
+
+
+def test_end_to_end_padding_changes_nothing_at_valid_frames():
+    head = _tiny_head()
+    stem_inputs = keras.Input((8, 8, 3))
+    stem = keras.Model(stem_inputs, keras.layers.Dense(6, bias_initializer="ones")(
+        keras.layers.GlobalAveragePooling2D()(stem_inputs)))  # zero frames give non-zero features
+    model = end_to_end(stem, head, (4, 8, 8, 3), preprocessing="vggface")
+    frames = np.random.default_rng(4).integers(1, 256, size=(1, 4, 8, 8, 3)).astype("uint8")
+    padded = frames.copy()
+    padded[0, 3] = 0
+    short_head = keras.Model(head.inputs, head.outputs)  # same weights, 3 valid frames
+    features = stem(vggface.preprocess_input(frames[0, :3].astype("float32")))
+    expected = short_head(np.concatenate([features, np.zeros((1, 6), "float32")])[None])
+    np.testing.assert_allclose(model(padded), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(model(padded), model(frames))
+
+
+def test_end_to_end_checks_the_shape_after_preprocessing():
+    frames = keras.Input((64, 64, 1))
+    stem = keras.Model(frames, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(6, 3)(frames)))
+    model = end_to_end(stem, _tiny_head(), (4, 48, 48, 3), preprocessing="fer2013")
+    assert model.output_shape == (None, 3)
