@@ -119,6 +119,67 @@ def _add_prepare(sub):
     p.set_defaults(func=_prepare)
 
 
+def _extract(args):
+    from keras_fer.data import cache
+
+    try:
+        if args.sampler == "none":
+            sampler = None
+        elif args.sampler is None:
+            sampler = "prepared"
+        else:
+            sampler = args.sampler
+        options = _sampler_options(args.sampler_option) if args.sampler_option else None
+        if args.weights is None:
+            import keras
+
+            # Reproducible, so that a rerun resumes instead of meeting another weights hash.
+            keras.utils.set_random_seed(0)
+            print("keras-fer extract: no --weights: the stem is randomly initialised (seed 0); for tests only",
+                  file=sys.stderr)
+        result = cache.extract(
+            args.prepared, args.out, stem=args.stem, weights=args.weights, input_size=args.input_size,
+            batch_size=args.batch_size, sampler=sampler, sampler_options=options, num_shards=args.num_shards,
+            process_index=args.process_index, num_processes=args.num_processes, progress=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError) as error:  # WeightsNotFoundError is a FileNotFoundError
+        print(f"keras-fer extract: error: {error}", file=sys.stderr)
+        return 2
+    state = (f"complete; manifest {args.out}/manifest.csv" if result["complete"]
+             else "incomplete: other processes' shards are still missing; the last process to finish writes "
+             "the manifest")
+    print(f"extracted {result['computed']}, already done {result['skipped']}; cache {state}")
+    return 0
+
+
+def _add_extract(sub):
+    p = sub.add_parser(
+        "extract",
+        help="cache a stem's float16 features of every prepared sample (sharded TFRecords + manifest); resumable",
+        description="Run a stem over the face crops of `keras-fer prepare` (every frame the paper's sampler can "
+        "draw) and write float16 feature maps into OUT/shards/*.tfrecord with OUT/cache.json and OUT/manifest.csv. "
+        "Resumable at any moment: finished samples are kept. See keras_fer.data.cache.",
+    )
+    p.add_argument("--prepared", required=True, help="output folder of keras-fer prepare")
+    p.add_argument("--stem", required=True, help="vggface16, ecnn_vgg16, resnet18 or fer2013_mini_xception")
+    p.add_argument("--out", required=True, help="cache folder (a rerun resumes it)")
+    p.add_argument("--weights", help="the stem's weights file (path, or a file name in $KERAS_FER_WEIGHTS_DIR); "
+                   "without it the stem is randomly initialised (for tests only)")
+    p.add_argument("--input-size", type=int, help="stem input side; crops are resized to it (default 224)")
+    p.add_argument("--batch-size", type=int, default=32, help="frames per stem call (default 32)")
+    p.add_argument("--sampler", choices=["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet", "none"],
+                   help="cache the frames this paper's sampler can draw (default: the sampler of prepare.json; "
+                   "none: every crop)")
+    p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE",
+                   help="a keyword argument of --sampler (default: those of prepare.json); repeatable")
+    p.add_argument("--num-shards", type=int, help="shard files (default: one per 64 samples)")
+    p.add_argument("--process-index", type=int, default=0,
+                   help="this process's share when several processes or machines fill one cache (default 0)")
+    p.add_argument("--num-processes", type=int, default=1, help="processes sharing the work (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_extract)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-fer", description=__doc__)
     from keras_fer import __version__
@@ -128,6 +189,7 @@ def build_parser():
     p = sub.add_parser("list-layers", help="the papers' attention layers with their equations")
     p.set_defaults(func=_list_layers)
     _add_prepare(sub)
+    _add_extract(sub)
     return parser
 
 

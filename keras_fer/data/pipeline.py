@@ -1,0 +1,447 @@
+"""tf.data readers: cached stem features (:func:`feature_dataset`) or face-crop frames (:func:`frame_dataset`).
+
+Both readers yield ``(inputs, labels)`` batches ready for ``model.fit``:
+
+| reader | ``inputs`` | ``labels`` |
+|---|---|---|
+| :func:`feature_dataset` | ``(B, *draw, *feature_shape)`` float32 | (B,) int32 |
+| :func:`frame_dataset` | ``(B, *draw, H, W, 3)`` float32 in [0, 255] | (B,) int32 |
+
+``draw`` is the shape of the sampler's draw: ``(T,)`` (AST 20, STCAM 7,
+ECNN-FSA 5, STANet 20 frames) or CEFLNet's ``(7, 5)`` clips, as the paper
+heads of :mod:`keras_fer.models` read them. Labels index the sorted class
+names (:func:`class_names`); an unlabelled sample has -1.
+
+Masking. A frame is masked when it is padding (clips of different lengths,
+see below) or a repeat that carries no new information (AST's sampler repeats
+the last frame of a video shorter than its span; the paper says nothing about
+short videos, and masking keeps the repeats out of the temporal mean).
+Masked frames are all-zero in ``inputs``, which is how the package's heads
+find the mask (:class:`keras_fer.models.FrameMask`), so one input tensor
+carries it. With ``as_dict=True`` the readers yield ``{"features" (or
+"frames"): ..., "mask": (B, *draw) bool}`` (plus ``"id"``, (B,) string, with
+``include_ids=True``) for models that take the mask explicitly.
+
+Frames. Every pass over the dataset (every Keras epoch) draws each sample's
+frames again with the paper's sampler (``data_prep.sampling.sample``) when
+``training=True``; with ``training=False`` it takes the sampler's fixed
+test frames. Training draws are seeded from ``tf.data.Dataset.random(seed,
+rerandomize_each_iteration=True)``: new frames each epoch, the same sequence
+of draws for the same seed. Float positions (CEFLNet, STANet) are blended
+from their two neighbouring frames exactly as
+``data_prep.sampling.interpolate_frames`` does. With no sampler (a cache of
+every frame) ``T`` is the clip's length, and the shorter clips of a batch are
+padded with masked (zero) frames.
+
+Streaming. :func:`feature_dataset` reads the cache's TFRecord shards with
+``interleave`` (``cycle_length`` shards at once, shard order shuffled each
+epoch in training), draws the frames (the float16 superset of a sample is
+dropped right after), then shuffles with a bounded buffer of
+``shuffle_buffer`` drawn clips (about ``shuffle_buffer * T * prod(feature_shape)
+* 2`` bytes: 128 MB for AST's 20 VGGFace maps at the default 128), batches,
+casts to ``dtype`` and prefetches. Memory does not grow with the dataset.
+:func:`frame_dataset` shuffles the (small) per-sample metadata, then decodes
+only the JPEG crops a draw needs.
+
+Multi-worker training: ``num_workers`` and ``worker_index`` give each worker
+a disjoint part: whole shards for features (so the cache needs at least
+``num_workers`` shards), samples ``i % num_workers == worker_index`` for frames.
+
+``deterministic=True`` (default) keeps tf.data's element order independent
+of thread timing; with a ``seed`` the whole sequence of batches, shuffles
+and frame draws repeats exactly. ``deterministic=False`` lets parallel reads
+finish out of order (faster; the frame draws are still seeded but their
+pairing with samples varies).
+
+Example:
+
+>>> from keras_fer.data import pipeline
+>>> train = pipeline.feature_dataset("features/", training=True, batch_size=8, seed=0)   # doctest: +SKIP
+>>> features, labels = next(iter(train))                                                 # doctest: +SKIP
+>>> features.shape, labels.shape                                                         # doctest: +SKIP
+(TensorShape([8, 20, 7, 7, 512]), TensorShape([8]))
+"""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from data_prep import sampling
+from keras_fer.data import cache as feature_cache
+
+__all__ = ["class_names", "draw_frames", "feature_dataset", "frame_dataset"]
+
+_AUTOTUNE = tf.data.AUTOTUNE
+_READ_BUFFER_BYTES = 8 << 20
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+    return value
+
+
+def _check_bool(value, name):
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+    return value
+
+
+def _check_common(training, batch_size, shuffle_buffer, num_workers, worker_index, deterministic, seed, as_dict,
+                  include_ids):
+    _check_bool(training, "training")
+    _check_bool(as_dict, "as_dict")
+    _check_bool(include_ids, "include_ids")
+    if include_ids and not as_dict:
+        raise ValueError("`include_ids=True` needs `as_dict=True` (the ids travel in the inputs dict).")
+    _check_bool(deterministic, "deterministic")
+    _check_int(batch_size, "batch_size", 1)
+    _check_int(shuffle_buffer, "shuffle_buffer", 1)
+    _check_int(num_workers, "num_workers", 1)
+    _check_int(worker_index, "worker_index", 0)
+    if worker_index >= num_workers:
+        raise ValueError(f"`worker_index` must be < num_workers ({num_workers}), got {worker_index}.")
+    if seed is not None:
+        _check_int(seed, "seed", 0)
+
+
+def draw_frames(sampler, sampler_options, training, sampler_frames, frame_indices, seed):
+    """Which stored frames a draw needs: the NumPy core of both readers.
+
+    Args:
+        sampler: paper name, or None for every stored frame.
+        sampler_options: the sampler's options (dict).
+        training: the training draw or the fixed test frames.
+        sampler_frames: ``n_frames`` of the sampler.
+        frame_indices: sorted sampler-space indices of the stored frames.
+        seed: seed of the training draw.
+
+    Returns:
+        ``(lower, upper, weight, mask)``: slots into the stored frames
+        (int64, (T,)), the blend weight of ``upper`` (float32, (T,); frame =
+        ``lower + weight * (upper - lower)`` as in ``interpolate_frames``) and
+        the mask (bool, (T,)).
+
+    Raises:
+        ValueError: the draw needs a frame that is not stored.
+    """
+    frame_indices = np.asarray(frame_indices, np.int64)
+    if sampler is None:
+        positions = frame_indices
+    else:
+        positions = np.asarray(sampling.sample(sampler, int(sampler_frames), training=bool(training),
+                                               seed=int(seed), **sampler_options)).ravel()
+    lower = np.floor(positions).astype(np.int64)
+    upper = np.ceil(positions).astype(np.int64)
+    slots = []
+    for wanted in (lower, upper):
+        slot = np.minimum(np.searchsorted(frame_indices, wanted), frame_indices.size - 1)
+        absent = np.unique(wanted[frame_indices[slot] != wanted])
+        if absent.size:
+            raise ValueError(f"sampler {sampler!r} {sampler_options} needs frames {absent[:10].tolist()}, which are "
+                             "not stored (the cache or the crops were made for another sampler)")
+        slots.append(slot)
+    if np.issubdtype(positions.dtype, np.integer):
+        weight = np.zeros(positions.shape, np.float32)
+    else:
+        weight = (positions - lower).astype(np.float32)
+    mask = np.ones(positions.shape, bool)
+    if sampler == "ast":  # trailing repeats of the last frame of a short video
+        last = positions.size - 1
+        while last > 0 and positions[last] == positions[last - 1]:
+            mask[last] = False
+            last -= 1
+    return slots[0], slots[1], weight, mask
+
+
+def _draw_shape(sampler, sampler_options, sampler_frames):
+    """Shape of one draw (``(T,)``, CEFLNet's ``(clips, frames)``, ``(None,)`` without a sampler) and
+    whether its positions are frame indices (no blending needed)."""
+    if sampler is None:
+        return (None,), True
+    positions = np.asarray(sampling.sample(sampler, int(sampler_frames), **sampler_options))
+    return tuple(positions.shape), bool(np.issubdtype(positions.dtype, np.integer))
+
+
+def _resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where):
+    """The sampler to draw with: the stored one by default; another only when every frame is stored."""
+    if sampler == "stored":
+        if sampler_options is not None and dict(sampler_options) != dict(stored_options):
+            raise ValueError(f"`sampler_options` {sampler_options} differ from those of {where} {stored_options}; "
+                             "pass `sampler` too when every frame is stored, or use the stored options.")
+        return stored_sampler, dict(stored_options)
+    if sampler is not None and sampler not in sampling.SAMPLERS:
+        raise ValueError(f"`sampler` must be 'stored', None or one of {sorted(sampling.SAMPLERS)}, got {sampler!r}.")
+    options = dict(sampler_options or {})
+    if stored_sampler is not None and (sampler, options) != (stored_sampler, dict(stored_options)):
+        raise ValueError(f"{where} holds only the frames of sampler {stored_sampler!r} {stored_options}; "
+                         f"it cannot serve sampler {sampler!r} {options}.")
+    if sampler is None and options:
+        raise ValueError(f"`sampler_options` {options} are given without a sampler.")
+    return sampler, options
+
+
+def _draw_map(sampler, options, training, draw_shape):
+    """A tf.data map function: (sampler_frames, frame_indices, seed) -> flat (lower, upper, weight, mask) tensors."""
+    frames_per_draw = None if draw_shape == (None,) else int(np.prod(draw_shape))
+
+    def draw(sampler_frames, frame_indices, seed):
+        return draw_frames(sampler, options, training, sampler_frames, frame_indices,
+                           int(seed) & 0x7FFFFFFFFFFFFFFF)
+
+    def apply(sampler_frames, frame_indices, seed):
+        lower, upper, weight, mask = tf.numpy_function(
+            draw, [sampler_frames, frame_indices, seed], [tf.int64, tf.int64, tf.float32, tf.bool], stateful=False)
+        for tensor in (lower, upper, weight, mask):
+            tensor.set_shape((frames_per_draw,))
+        return lower, upper, weight, mask
+
+    return apply
+
+
+def _blend(stored, lower, upper, weight):
+    """``interpolate_frames`` in TF: ``lo + w * (hi - lo)`` in float32 for (T,) slots into ``stored`` (N, ...)."""
+    low = tf.cast(tf.gather(stored, lower), tf.float32)  # (T, ...)
+    high = tf.cast(tf.gather(stored, upper), tf.float32)  # (T, ...)
+    weight = tf.reshape(weight, [-1] + [1] * (len(stored.shape) - 1))  # (T, 1, ...)
+    return low + weight * (high - low)
+
+
+def _with_seeds(dataset, training, seed):
+    if training:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    else:
+        seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
+    return tf.data.Dataset.zip((dataset, seeds))
+
+
+def _masked(values, mask, draw_shape, feature_rank):
+    """(T, *feature) flat draw -> (*draw_shape, *feature) with masked frames set to zero; mask (*draw_shape)."""
+    if draw_shape != (None,):
+        static = draw_shape + tuple(values.shape[1:])  # unknown sizes (frame crops) stay None
+        values = tf.ensure_shape(tf.reshape(values, tf.concat([draw_shape, tf.shape(values)[1:]], 0)), static)
+        mask = tf.reshape(mask, draw_shape)
+
+    def zero_masked():
+        keep = tf.reshape(tf.cast(mask, values.dtype), tf.concat([tf.shape(mask), [1] * feature_rank], 0))
+        return values * keep
+
+    return tf.cond(tf.reduce_all(mask), lambda: values, zero_masked), mask  # most draws mask nothing
+
+
+def _finish(dataset, num_samples, training, shuffle_buffer, seed, batch_size, drop_remainder, dtype, input_key,
+            as_dict, include_ids, deterministic):
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if dataset.element_spec[0].shape.is_fully_defined():
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    else:  # clips of different lengths (no sampler): pad with masked, all-zero frames
+        dataset = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)
+    # Known from the manifest: Keras then shows full progress bars and knows the epoch's length up front.
+    batches = num_samples // batch_size if drop_remainder else -(-num_samples // batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+
+    def outputs(values, mask, label, sample_id):
+        if not as_dict:
+            return tf.cast(values, dtype), label
+        inputs = {input_key: tf.cast(values, dtype), "mask": mask}
+        if include_ids:
+            inputs["id"] = sample_id
+        return inputs, label
+
+    dataset = dataset.map(outputs, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    return dataset.with_options(options).prefetch(_AUTOTUNE)
+
+
+def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", sampler_options=None, shuffle_buffer=128,
+                    seed=None, deterministic=True, num_workers=1, worker_index=0, cycle_length=4, as_dict=False,
+                    include_ids=False, drop_remainder=False, dtype="float32", expected_hash=None,
+                    expected_config=None):
+    """A tf.data dataset of cached stem features with per-epoch frame draws; see the module.
+
+    Args:
+        cache_dir: a folder written by ``keras-fer extract`` (:mod:`keras_fer.data.cache`).
+        training: per-epoch random draws, shard and sample shuffling (True), or
+            the fixed test frames in a fixed order (shards interleaved; ``include_ids`` names them) (False).
+        batch_size: clips per batch.
+        sampler: ``"stored"`` (the cache's sampler), a paper name or None; a
+            sampler other than the cache's works only on a cache of every frame.
+        sampler_options: that sampler's options (dict) or None.
+        shuffle_buffer: drawn clips held for shuffling (training only).
+        seed: seed of the shuffles and frame draws (None: new each run).
+        deterministic: keep the order independent of thread timing.
+        num_workers: workers of multi-worker training.
+        worker_index: this worker's index; it reads shards ``s % num_workers == worker_index``.
+        cycle_length: shards read at once (interleave).
+        as_dict: yield ``{"features", "mask"}`` dicts instead of the features tensor.
+        include_ids: add ``inputs["id"]`` (needs ``as_dict``).
+        drop_remainder: drop a last, smaller batch.
+        dtype: dtype of ``inputs["features"]``.
+        expected_hash: None or the cache hash required.
+        expected_config: None or the config dict required.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(features, labels)``: ``(B, *draw, *feature_shape)``
+        (masked frames zero) and ``(B,)`` int32; see the module for ``as_dict``.
+
+    Raises:
+        keras_fer.data.cache.CacheMismatchError: stale hash or config (names ``cache.json``).
+        keras_fer.data.cache.CacheIntegrityError: missing or truncated shard, a sample named
+            twice (names the file).
+        ValueError: a bad argument, or fewer shards than ``num_workers``.
+    """
+    _check_common(training, batch_size, shuffle_buffer, num_workers, worker_index, deterministic, seed, as_dict,
+                  include_ids)
+    _check_int(cycle_length, "cycle_length", 1)
+    info = feature_cache.open_cache(cache_dir, expected_hash=expected_hash, expected_config=expected_config)
+    where = os.path.join(info.cache_dir, "cache.json")
+    sampler, options = _resolve_sampler(sampler, sampler_options, info.config["sampler"],
+                                        info.config["sampler_options"], where)
+    if num_workers > len(info.shard_files):
+        raise ValueError(f"`num_workers` ({num_workers}) exceeds the shards of {info.cache_dir} "
+                         f"({len(info.shard_files)}); extract with --num-shards >= {num_workers}.")
+    files = info.shard_files[worker_index::num_workers]
+    draw_shape, integral = _draw_shape(sampler, options, info.records[0]["sampler_frames"])
+    feature_shape = tuple(info.feature_shape)
+
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if training:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        lambda path: tf.data.TFRecordDataset(path, buffer_size=_READ_BUFFER_BYTES),
+        cycle_length=min(cycle_length, len(files)), block_length=1, num_parallel_calls=_AUTOTUNE,
+        deterministic=deterministic)
+    spec = {
+        "id": tf.io.FixedLenFeature([], tf.string),
+        "label": tf.io.FixedLenFeature([], tf.int64),
+        "features": tf.io.FixedLenFeature([], tf.string),
+        "frame_indices": tf.io.FixedLenSequenceFeature([], tf.int64, allow_missing=True),
+        "sampler_frames": tf.io.FixedLenFeature([], tf.int64),
+    }
+    draw = _draw_map(sampler, options, training, draw_shape)
+
+    def sample_clip(record, seed_value):
+        example = tf.io.parse_single_example(record, spec)
+        stored = tf.reshape(tf.io.decode_raw(example["features"], tf.float16), (-1,) + feature_shape)  # (N, ...)
+        lower, upper, weight, mask = draw(example["sampler_frames"], example["frame_indices"], seed_value)
+        if integral:  # frame indices: no blend, and no float32 round trip
+            clip = tf.gather(stored, lower)  # (T, ...)
+        else:
+            clip = tf.cast(_blend(stored, lower, upper, weight), tf.float16)  # (T, ...), as interpolate_frames
+        clip, mask = _masked(clip, mask, draw_shape, len(feature_shape))  # (*draw, ...)
+        return clip, mask, tf.cast(example["label"], tf.int32), example["id"]
+
+    dataset = _with_seeds(dataset, training, seed)
+    dataset = dataset.map(sample_clip, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+    num_samples = sum(1 for record in info.records if record["shard"] % num_workers == worker_index)
+    return _finish(dataset, num_samples, training, shuffle_buffer, seed, batch_size, drop_remainder, dtype,
+                   "features", as_dict, include_ids, deterministic)
+
+
+def _prepared_settings(prepared_dir):
+    path = os.path.join(prepared_dir, "prepare.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: missing; is {prepared_dir} the output folder of `keras-fer prepare`?")
+    with open(path, encoding="utf-8") as handle:
+        settings = json.load(handle)
+    return path, settings.get("sampler"), settings.get("sampler_options") or {}, settings.get("size")
+
+
+def class_names(path):
+    """Sorted class names of a feature cache or a prepared folder; labels index this list."""
+    path = os.fspath(path)
+    if os.path.isfile(os.path.join(path, "cache.json")):
+        with open(os.path.join(path, "cache.json"), encoding="utf-8") as handle:
+            return list(json.load(handle)["classes"])
+    from data_prep import manifest
+
+    rows = manifest.read_csv(os.path.join(path, "manifest.csv"), required=("label",))
+    return sorted({row["label"] for row in rows if row["label"]})
+
+
+def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sampler_options=None, image_size=None,
+                  shuffle_buffer=None, seed=None, deterministic=True, num_workers=1, worker_index=0, as_dict=False,
+                  include_ids=False, drop_remainder=False, dtype="float32"):
+    """A tf.data dataset of face-crop frames (end-to-end training) with the same draws as :func:`feature_dataset`.
+
+    Args:
+        prepared_dir: output folder of ``keras-fer prepare``.
+        training: per-epoch random draws and shuffling, or the fixed test frames in manifest order.
+        batch_size: clips per batch.
+        sampler: ``"stored"`` (the sampler of ``prepare.json``), a paper name,
+            or None (every crop); another sampler than ``prepare.json``'s needs
+            a folder prepared without ``--sampler``.
+        sampler_options: the sampler's options (dict) or None.
+        image_size: None keeps the crops' size; an int resizes (area
+            interpolation, rounded) to ``image_size`` x ``image_size``.
+        shuffle_buffer: samples shuffled (metadata only, before decoding);
+            None: all of them.
+        seed: seed of the shuffles and draws.
+        deterministic: keep the order independent of thread timing.
+        num_workers: workers of multi-worker training.
+        worker_index: this worker reads samples ``i % num_workers == worker_index``.
+        as_dict: yield ``{"frames", "mask"}`` dicts instead of the frames tensor.
+        include_ids: add ``inputs["id"]`` (needs ``as_dict``).
+        drop_remainder: drop a last, smaller batch.
+        dtype: dtype of ``inputs["frames"]`` (values in [0, 255], rounded as
+            ``interpolate_frames`` rounds uint8 frames).
+
+    Returns:
+        ``tf.data.Dataset`` of ``(frames, labels)``: ``(B, *draw, H, W, 3)``
+        (masked frames zero) and ``(B,)`` int32; see the module for ``as_dict``.
+    """
+    prepared_dir = os.fspath(prepared_dir)
+    samples = feature_cache.prepared_samples(prepared_dir, sampler=None)
+    if shuffle_buffer is None:
+        shuffle_buffer = max(1, len(samples))
+    _check_common(training, batch_size, shuffle_buffer, num_workers, worker_index, deterministic, seed, as_dict,
+                  include_ids)
+    if image_size is not None:
+        _check_int(image_size, "image_size", 1)
+    where, stored_sampler, stored_options, crop_size = _prepared_settings(prepared_dir)
+    sampler, options = _resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where)
+    samples = samples[worker_index::num_workers]
+    if not samples:
+        raise ValueError(f"worker {worker_index} of {num_workers} gets no sample of {prepared_dir}.")
+    classes = class_names(prepared_dir)
+    draw_shape, _ = _draw_shape(sampler, options, samples[0].sampler_frames)
+    lengths = [len(s.frame_indices) for s in samples]
+    columns = {
+        "id": [s.id for s in samples],
+        "crops_dir": [s.crops_dir for s in samples],
+        "label": np.asarray([classes.index(s.label) if s.label else -1 for s in samples], np.int32),
+        "sampler_frames": np.asarray([s.sampler_frames for s in samples], np.int64),
+        "frame_indices": tf.RaggedTensor.from_row_lengths(
+            np.concatenate([s.frame_indices for s in samples]).astype(np.int64), lengths),
+        "source_frames": tf.RaggedTensor.from_row_lengths(
+            np.concatenate([s.source_frames for s in samples]).astype(np.int64), lengths),
+    }
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    draw = _draw_map(sampler, options, training, draw_shape)
+
+    def load_clip(row, seed_value):
+        lower, upper, weight, mask = draw(row["sampler_frames"], row["frame_indices"], seed_value)
+        needed, slots = tf.unique(tf.concat([lower, upper], 0))  # decode each crop once
+        frames = tf.gather(row["source_frames"], needed)
+        paths = tf.strings.join([row["crops_dir"], "/", tf.strings.as_string(frames, width=6, fill="0"), ".jpg"])
+        images = tf.map_fn(lambda p: tf.io.decode_jpeg(tf.io.read_file(p), channels=3), paths,
+                           fn_output_signature=tf.TensorSpec((crop_size, crop_size, 3), tf.uint8))  # (K, H, W, 3)
+        count = tf.shape(lower)[0]
+        clip = _blend(images, slots[:count], slots[count:], weight)  # (T, H, W, 3) float32
+        if image_size is not None:
+            clip = tf.image.resize(clip, (image_size, image_size), method="area")
+        clip = tf.clip_by_value(tf.round(clip), 0.0, 255.0)
+        clip, mask = _masked(clip, mask, draw_shape, 3)  # (*draw, H, W, 3)
+        return clip, mask, row["label"], row["id"]
+
+    dataset = _with_seeds(dataset, training, seed)
+    dataset = dataset.map(load_clip, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+    # The shuffle happened on the metadata; the decoded clips pass straight to batching.
+    return _finish(dataset, len(samples), False, shuffle_buffer, seed, batch_size, drop_remainder, dtype, "frames",
+                   as_dict, include_ids, deterministic)
