@@ -32,7 +32,7 @@ class SyntheticClips:
 
 
 def synthetic_clips(out_dir, mode="macro", n_subjects=6, videos_per_class=3, size=64, n_frames=32, seed=0):
-    """Render (once per ``out_dir``) and load the synthetic benchmark of ``mode``."""
+    """Render the synthetic benchmark of ``mode`` into ``out_dir`` and load every video whole."""
     rows = generate_dataset(os.fspath(out_dir), mode=mode, n_subjects=n_subjects, videos_per_class=videos_per_class,
                             size=size, n_frames=n_frames, seed=seed)
     class_names = sorted({row["label"] for row in rows})
