@@ -8,5 +8,6 @@ __version__ = "0.1.0"
 
 from keras_fer import layers  # noqa: E402,F401  (registers the layers)
 from keras_fer import stems  # noqa: E402,F401
+from keras_fer import models  # noqa: E402,F401  (registers the paper models' own layers)
 
-__all__ = ["layers", "stems", "__version__"]
+__all__ = ["layers", "models", "stems", "__version__"]

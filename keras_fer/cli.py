@@ -14,6 +14,20 @@ def _list_layers(args):
     return 0
 
 
+def _list_models(args):
+    from keras_fer.models import get_spec, list_models
+
+    try:
+        names = list_models(args.paper)
+    except ValueError as error:
+        print(f"keras-fer list-models: error: {error}", file=sys.stderr)
+        return 2
+    for name in names:
+        spec = get_spec(name)
+        print(f"{name:28s} {spec.description}\n{'':28s} reproduces: {spec.reproduces}")
+    return 0
+
+
 def _option_value(text):
     """An int, else a float, else the text itself: ``"20"`` -> 20, ``"0.5"`` -> 0.5, ``"middle"`` -> "middle"."""
     for kind in (int, float):
@@ -188,6 +202,9 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list-layers", help="the papers' attention layers with their equations")
     p.set_defaults(func=_list_layers)
+    p = sub.add_parser("list-models", help="the registry's models, with the paper table row each reproduces")
+    p.add_argument("--paper", help="only this paper's models: ast, stcam, ecnn_fsa, ceflnet or stanet")
+    p.set_defaults(func=_list_models)
     _add_prepare(sub)
     _add_extract(sub)
     return parser

@@ -11,6 +11,9 @@ from keras_fer.models.common import (
 )
 from keras_fer.models.registry import ModelSpec, create_model, get_spec, list_models
 
+# The paper modules register their own layers (for loading saved models) when imported.
+from keras_fer.models import ast, ceflnet, ecnn_fsa, stanet, stcam  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "FoldFrames",
     "FrameMask",

@@ -49,3 +49,13 @@ def test_list_models_by_paper():
 def test_create_model_rejects_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         create_model(**kwargs)
+
+
+def test_readme_lists_every_model_with_its_table_row():
+    """README's model table is the registry's (regenerate it with ``python scripts/models_table.py``)."""
+    import pathlib
+    import runpy
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    models_table = runpy.run_path(str(root / "scripts" / "models_table.py"))["models_table"]
+    assert models_table() in (root / "README.md").read_text(encoding="utf-8")
