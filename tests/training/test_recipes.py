@@ -86,3 +86,15 @@ def test_recipe_checks_its_fields():
     with pytest.raises(ValueError, match="epochs"):
         Recipe(paper="x", model="x", optimizer="sgd", learning_rate=0.1, epochs=0, batch_size=1, sampler="ast",
                frame_size=8, source="")
+
+
+def test_build_model_compiles_a_registry_model_with_the_recipe():
+    from keras_fer.training import build_model
+
+    model = build_model("stanet", 3, steps_per_epoch=2, model="stanet_baseline", feature_shape=(4, 8))
+    assert type(model.optimizer) is keras.optimizers.Adam
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 1e-5, rtol=1e-5)
+    loss = model.train_on_batch(np.random.default_rng(0).normal(size=(2, 4, 8)).astype("float32"), np.array([0, 2]))
+    assert np.isfinite(loss).all()
+    with pytest.raises(ValueError, match="belongs to paper"):
+        build_model("stanet", 3, steps_per_epoch=2, model="ast")
