@@ -113,6 +113,7 @@ __all__ = [
     "extract",
     "open_cache",
     "prepared_samples",
+    "read_prepare_settings",
     "read_records",
     "shard_path",
     "write_cache",
@@ -525,13 +526,14 @@ def write_cache(cache_dir, samples, features_fn, config, feature_shape, *, num_s
 # --------------------------------------------------------------------------- prepared samples and stems
 
 
-def _prepare_settings(prepared_dir):
+def read_prepare_settings(prepared_dir):
+    """The options of ``keras-fer prepare`` stored in ``prepared_dir/prepare.json`` (``sampler_options`` filled in)."""
     path = os.path.join(prepared_dir, "prepare.json")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: missing; is {prepared_dir} the output folder of `keras-fer prepare`?")
     with open(path, encoding="utf-8") as handle:
         settings = json.load(handle)
-    settings.setdefault("sampler_options", {})
+    settings["sampler_options"] = settings.get("sampler_options") or {}
     return settings
 
 
@@ -730,7 +732,7 @@ def extract(prepared_dir, out_dir, stem="vggface16", *, weights=None, input_size
     from keras_fer.stems import extract_features
 
     prepared_dir = os.fspath(prepared_dir)
-    face_settings = _prepare_settings(prepared_dir)
+    face_settings = read_prepare_settings(prepared_dir)
     if sampler == "prepared":
         sampler = face_settings.get("sampler")
         if sampler_options is None:

@@ -183,3 +183,57 @@ def test_frame_dataset_blends_float_positions_and_draws_per_epoch(prepared_ast):
     (first, _), (second, _) = _epoch(dataset), _epoch(dataset)
     assert next(iter(first.values()))[0].shape == (5, 16, 16, 3)
     assert any(not np.array_equal(first[i][0], second[i][0]) for i in first)
+
+
+def test_batch_draws_match_per_clip_draws():
+    lengths = np.array([3, 5, 2])
+    values = np.concatenate([np.arange(n) for n in lengths]).astype(np.int64)
+    seeds = np.array([4, -9, 2**62], np.int64)
+    lower, upper, weight, mask = pipeline._draw_batch(None, {}, True, lengths, values, lengths, seeds)
+    assert lower.shape == upper.shape == weight.shape == mask.shape == (3, 5)
+    for row, n in enumerate(lengths):
+        np.testing.assert_array_equal(lower[row], np.r_[np.arange(n), np.zeros(5 - n, int)])
+        np.testing.assert_array_equal(mask[row], np.arange(5) < n)
+    options = {"num_frames": 4}
+    lower, upper, weight, mask = pipeline._draw_batch("stanet", options, True, np.array([12, 9]),
+                                                      np.r_[np.arange(12), np.arange(9)].astype(np.int64),
+                                                      np.array([12, 9]), np.array([1, 2], np.int64))
+    for row, (n, seed) in enumerate([(12, 1), (9, 2)]):
+        expected = pipeline.draw_frames("stanet", options, True, n, np.arange(n), seed)
+        for got, want in zip((lower, upper, weight, mask), expected):
+            np.testing.assert_array_equal(got[row], want)
+
+
+def test_float16_output_drop_remainder_and_unordered_reads(stanet_cache):
+    folder, _, _ = stanet_cache
+    reference, _ = _epoch(pipeline.feature_dataset(folder, training=False, batch_size=3, as_dict=True,
+                                                   include_ids=True))
+    half = pipeline.feature_dataset(folder, training=False, batch_size=3, as_dict=True, include_ids=True,
+                                    dtype="float16", drop_remainder=True)
+    assert half.cardinality() == 2
+    assert half.element_spec[0]["features"].shape == (3, 4, 2, 2, 3)  # static batch size
+    seen, order = _epoch(half)
+    assert len(order) == 6
+    for sample_id, (values, mask, label) in seen.items():
+        assert values.dtype == np.float16
+        np.testing.assert_array_equal(values.astype(np.float32), reference[sample_id][0])
+        np.testing.assert_array_equal(mask, reference[sample_id][1])
+    unordered = pipeline.feature_dataset(folder, training=True, batch_size=2, seed=1, deterministic=False,
+                                         as_dict=True, include_ids=True)
+    assert sorted(_epoch(unordered)[1]) == sorted(reference)  # every sample once, none skipped
+
+
+def test_variable_lengths_in_training_keep_every_frame(tmp_path):
+    samples = helpers.random_samples([3, 5, 2, 4])
+    features = helpers.random_features(samples, (2, 1), seed=6)
+    helpers.write_random_cache(tmp_path, samples, features, None, num_shards=2)
+    dataset = pipeline.feature_dataset(tmp_path, training=True, batch_size=3, seed=0, as_dict=True,
+                                       include_ids=True)
+    for inputs, _ in dataset:
+        width = inputs["features"].shape[1]
+        assert width == max(features[i].shape[0] for i in inputs["id"].numpy().astype(str))
+        for i, sample_id in enumerate(inputs["id"].numpy().astype(str)):
+            length = features[sample_id].shape[0]
+            np.testing.assert_array_equal(inputs["mask"][i], np.arange(width) < length)
+            np.testing.assert_array_equal(inputs["features"][i, :length], features[sample_id].astype(np.float32))
+            assert not np.any(inputs["features"][i, length:])
