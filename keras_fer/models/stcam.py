@@ -162,7 +162,7 @@ def stcam_head(num_classes, feature_shape=(FEATURE_DIM,), hidden_units=_HIDDEN_U
 
 def stcam_model(attention, num_classes, input="features", head=None, *, feature_shape=None, hidden_units=None,
                 dropout=None, num_frames=NUM_FRAMES, frame_size=224, reduction_ratio=16, stem_weights=None,
-                preprocessing="unit"):
+                preprocessing="unit", bn_momentum=0.99):
     """An STCAM table row: the classifier head on cached 1072-d features, or the end-to-end clip model.
 
     Chen et al., STCAM, sections 3.1-3.3 and tables 2-4 and 8. ``attention``
@@ -196,6 +196,10 @@ def stcam_model(attention, num_classes, input="features", head=None, *, feature_
         preprocessing: a key of :data:`keras_fer.models.common.PREPROCESSING`
             applied to the frames in the graph (``"unit"``: divide by 255; the
             paper does not say); ``input="frames"`` only.
+        bn_momentum: momentum of the stem's batch normalisation moving
+            averages in Keras's convention (the paper does not say; 0.99 is
+            Keras's default, 0.9 is PyTorch's ``momentum=0.1`` and suits short
+            trainings); ``input="frames"`` only.
 
     Returns:
         A functional ``keras.Model`` that outputs logits ``(B, num_classes)``:
@@ -254,7 +258,7 @@ def stcam_model(attention, num_classes, input="features", head=None, *, feature_
                          f"received preprocessing={preprocessing!r}")
     frames_shape = (num_frames, height, width, 3)
     stem = inception_resnet3d(input_shape=frames_shape, attention=attention, reduction_ratio=reduction_ratio,
-                              weights=stem_weights)
+                              weights=stem_weights, bn_momentum=bn_momentum)
     return end_to_end(stem, head, frames_shape, preprocessing=preprocessing, name=name)
 
 

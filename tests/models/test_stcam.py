@@ -204,6 +204,7 @@ def test_create_model_builds_the_paper_clip_model_by_default():
         (dict(input="frames", num_frames=0), "num_frames"),
         (dict(input="frames", preprocessing="vgg"), "preprocessing"),
         (dict(input="frames", reduction_ratio=0), "reduction_ratio"),
+        (dict(input="frames", bn_momentum=1.5), "bn_momentum"),
         (dict(head="x", input="frames"), "head"),
         (dict(head=True), "input='frames'"),
     ],

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from keras_fer.layers import Channel3DAttention, NonLocalBlock, SpatialTemporalAttention
-from keras_fer.stems.inception_resnet3d import ATTENTION_OPTIONS, attention_maps_model, inception_resnet3d
+from keras_fer.stems.inception_resnet3d import (
+    ATTENTION_OPTIONS,
+    SpatialSubsample,
+    attention_maps_model,
+    inception_resnet3d,
+)
 from tests.layer_checks import assert_finite
 
 SMALL = (7, 64, 64, 3)
@@ -71,7 +76,11 @@ def test_channel_arithmetic_gives_1072():
     assert stem.get_layer("reduction_b_mixed").output.shape == (None, 7, 2, 2, 1072)
     assert stem.get_layer("block_c_relu").output.shape == (None, 7, 2, 2, 1072)
     first = stem.get_layer("stem_1_conv")
-    assert first.kernel_size == (3, 7, 7) and first.strides == (1, 2, 2)
+    # The paper's stride (1, 2, 2) runs as stride 1 + subsampling (same values, see the test below).
+    assert first.kernel_size == (3, 7, 7) and first.strides == (1, 1, 1)
+    assert stem.get_layer("stem_1_conv_subsample").output.shape == (None, 7, 32, 32, 32)
+    direct = inception_resnet3d(input_shape=SMALL, subsample_strided_convs=False).get_layer("stem_1_conv")
+    assert direct.kernel_size == (3, 7, 7) and direct.strides == (1, 2, 2)
 
 
 def test_parameter_counts_differ_by_the_attention_modules():
@@ -167,6 +176,68 @@ def test_weights_file_round_trip(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(frames)), np.asarray(stem(frames)), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("kernel_size", [(3, 7, 7), (3, 3, 3)])
+@pytest.mark.parametrize("height, width", [(8, 8), (9, 7), (7, 10)])
+def test_subsampled_stride_one_conv_equals_strided_same_conv(kernel_size, height, width):
+    """TensorFlow's stride-2 "same" output i is the stride-1 output 2i + 1 (even size) or 2i (odd size)."""
+    frames = clip(shape=(3, height, width, 2))
+    strided = keras.layers.Conv3D(4, kernel_size, strides=(1, 2, 2), padding="same", use_bias=False)
+    expected = np.asarray(strided(frames))
+    dense = keras.layers.Conv3D(4, kernel_size, padding="same", use_bias=False)
+    dense.build(frames.shape)
+    dense.set_weights(strided.get_weights())
+    offsets = (1 - height % 2, 1 - width % 2)
+    stride_one = np.asarray(dense(frames))
+    np.testing.assert_allclose(stride_one[:, :, offsets[0] :: 2, offsets[1] :: 2], expected, rtol=1e-5, atol=1e-6)
+    subsampled = np.asarray(SpatialSubsample(offsets)(stride_one))
+    np.testing.assert_array_equal(subsampled, stride_one[:, :, offsets[0] :: 2, offsets[1] :: 2])
+    assert SpatialSubsample(offsets).compute_output_shape(stride_one.shape) == expected.shape
+
+
+@pytest.mark.parametrize("shape", [(2, 32, 32, 3), (2, 35, 33, 3)])
+def test_subsampled_stem_equals_strided_stem_and_reads_its_weights_file(shape, tmp_path):
+    reference = inception_resnet3d(input_shape=shape, attention="cam_stam", subsample_strided_convs=False)
+    rng = np.random.default_rng(5)
+    reference.set_weights([w + rng.normal(0.0, 0.05, w.shape).astype("float32") for w in reference.get_weights()])
+    path = tmp_path / "strided.weights.h5"
+    reference.save_weights(path)
+    stem = inception_resnet3d(input_shape=shape, attention="cam_stam", weights=str(path))
+    assert sum(isinstance(layer, SpatialSubsample) for layer in stem.layers) == 8  # every stride-2 convolution
+    frames = clip(shape=shape, seed=1)
+    for name in ("stem_1_relu", "stem_6", "block_c_relu"):
+        ours = keras.Model(stem.input, stem.get_layer(name).output)(frames)
+        theirs = keras.Model(reference.input, reference.get_layer(name).output)(frames)
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(stem(frames)), np.asarray(reference(frames)), rtol=1e-4, atol=1e-5)
+
+
+def test_spatial_subsample_config_round_trip_and_bad_offsets():
+    layer = SpatialSubsample((0, 1), name="sub")
+    clone = SpatialSubsample.from_config(layer.get_config())
+    assert clone.offsets == (0, 1) and clone.name == "sub"
+    for offsets in [(2, 0), (1,), "11", (True, 0)]:
+        with pytest.raises(ValueError, match="offsets"):
+            SpatialSubsample(offsets)
+
+
+def test_bn_momentum_reaches_every_batch_normalisation():
+    stem = inception_resnet3d(input_shape=SMALL, bn_momentum=0.9)
+    norms = [layer for layer in stem.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) > 30 and all(layer.momentum == 0.9 for layer in norms)
+    assert all(layer.momentum == 0.99 for layer in small_stem("none").layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(bn_momentum=1.0), "bn_momentum"),
+    (dict(bn_momentum="0.9"), "bn_momentum"),
+    (dict(subsample_strided_convs=1), "subsample_strided_convs"),
+])
+def test_bad_bn_momentum_and_subsample_flag(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        inception_resnet3d(input_shape=SMALL, **kwargs)
+
+
 @pytest.mark.parametrize("attention", ["stcam", "CAM", "nl_dot", "", None])
 def test_unknown_attention(attention):
     with pytest.raises(ValueError, match="attention"):
@@ -188,6 +259,9 @@ def test_bad_reduction_ratio(reduction_ratio):
 def test_unknown_time_and_space_sizes():
     stem = inception_resnet3d(input_shape=(None, None, None, 3), attention="cam_stam")
     assert tuple(stem(clip(batch=1, shape=(5, 48, 40, 3))).shape) == (1, 1072)
+    # Unknown sizes fall back to the strided convolutions (the subsampling offset depends on the size).
+    assert stem.get_layer("stem_1_conv").strides == (1, 2, 2)
+    assert not any(isinstance(layer, SpatialSubsample) for layer in stem.layers)
 
 
 @pytest.mark.parametrize("attention", ["cam_stam", "nl_gaussian"])
