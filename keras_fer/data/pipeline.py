@@ -75,6 +75,7 @@ import tensorflow as tf
 
 from data_prep import sampling
 from keras_fer.data import cache as feature_cache
+from keras_fer.data.cache import _check_int
 
 __all__ = ["class_names", "draw_frames", "feature_dataset", "frame_dataset"]
 
@@ -82,12 +83,6 @@ _AUTOTUNE = tf.data.AUTOTUNE
 # No read buffer: a record (a clip, ~1 MB) is read straight into its string instead of through a buffer copy,
 # which measured ~1.0 instead of ~1.5 ms CPU per AST clip (8 MiB buffer) in the page cache.
 _READ_BUFFER_BYTES = 0
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-    return value
 
 
 def _check_bool(value, name):

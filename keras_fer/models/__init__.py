@@ -3,6 +3,7 @@
 from keras_fer.models.common import (
     FoldFrames,
     FrameMask,
+    MaskedMax,
     MaskedMean,
     StemPreprocessing,
     UnfoldFrames,
@@ -17,6 +18,7 @@ from keras_fer.models import ast, ceflnet, ecnn_fsa, stanet, stcam  # noqa: E402
 __all__ = [
     "FoldFrames",
     "FrameMask",
+    "MaskedMax",
     "MaskedMean",
     "ModelSpec",
     "StemPreprocessing",

@@ -55,6 +55,7 @@ from keras_fer.layers import ContextAttention
 from keras_fer.layers.utils import check_positive_int
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
 from keras_fer.models.registry import INPUTS, ModelSpec
+from keras_fer.stems.checks import check_choice
 from keras_fer.stems.vggface import vggface16
 
 __all__ = [
@@ -86,12 +87,6 @@ DEFAULT_FRAME_SIZE = 224
 DEFAULT_NUM_POINTS = 68
 # Filters of the five conv blocks of the small from-scratch CNN (table 3); see ast_cnn_stem.
 DEFAULT_CNN_FILTERS = (16, 32, 64, 128, 256)
-
-
-def _check_choice(value, choices, name, where):
-    if not isinstance(value, (str, type(None))) or value not in choices:
-        raise ValueError(f"{where}: `{name}` must be one of {choices}; received {name}={value!r}")
-    return value
 
 
 def _check_rate(value, name, where):
@@ -152,7 +147,7 @@ class PairwiseDistances(keras.layers.Layer):
 
     def __init__(self, normalize="face_size", **kwargs):
         super().__init__(**kwargs)
-        self.normalize = _check_choice(normalize, NORMALIZERS, "normalize", "PairwiseDistances")
+        self.normalize = check_choice(normalize, NORMALIZERS, "normalize", "PairwiseDistances")
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] != 2 or input_shape[1] is None or input_shape[1] < 2:
@@ -251,8 +246,8 @@ def ast_head(num_classes, feature_shape=(DEFAULT_NUM_FRAMES, 7, 7, 512), tempora
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"{where}: `num_classes` must be an integer >= 2; received num_classes={num_classes!r}")
     feature_shape = _check_shape(feature_shape, "feature_shape", (2, 4), where)
-    _check_choice(temporal, TEMPORAL_MODELS, "temporal", where)
-    _check_choice(frame_features, FRAME_FEATURES, "frame_features", where)
+    check_choice(temporal, TEMPORAL_MODELS, "temporal", where)
+    check_choice(frame_features, FRAME_FEATURES, "frame_features", where)
     check_positive_int(units, "units", where)
     check_positive_int(projection_units, "projection_units", where)
     if not isinstance(causal, bool):

@@ -24,13 +24,14 @@ import math
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import check_positive_int
+from keras_fer.layers.utils import check_positive_int, large_negative
 from keras_fer.stems import fer2013, vggface
 from keras_fer.stems.resnet18 import preprocess_input as resnet18_preprocess_input
 
 __all__ = [
     "FoldFrames",
     "FrameMask",
+    "MaskedMax",
     "MaskedMean",
     "PREPROCESSING",
     "StemPreprocessing",
@@ -212,6 +213,40 @@ class MaskedMean(keras.layers.Layer):
         weights = ops.reshape(weights, ops.shape(weights) + (1,) * (len(inputs.shape) - 2))  # (B, T, 1...)
         total = ops.sum(inputs * weights, axis=1)  # (B, ...)
         return total / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class MaskedMax(keras.layers.Layer):
+    """Max over axis 1 of ``(B, T, D)`` counting only the frames where ``mask`` is ``True``.
+
+    The max-pooling alternative to :class:`MaskedMean` (STANet's ``pooling="max"``).
+
+    Call arguments:
+        inputs: ``(B, T, D)``.
+        mask: optional bool ``(B, T)``; ``None`` takes every frame. A clip
+            with no valid frame gives zeros.
+
+    Returns:
+        ``(B, D)``.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True  # it consumes the frame mask: no warning, and no mask on its output
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.max(inputs, axis=1)
+        valid = ops.cast(mask, "bool")[:, :, None]  # (B, T, 1)
+        filled = ops.where(valid, inputs, ops.cast(large_negative(inputs.dtype), inputs.dtype))  # (B, T, D)
+        pooled = ops.max(filled, axis=1)  # (B, D)
+        return ops.where(ops.any(valid, axis=1), pooled, ops.zeros_like(pooled))  # (B, D), empty clips -> 0
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(input_shape[2:])

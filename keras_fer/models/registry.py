@@ -14,6 +14,8 @@ True
 """
 
 import dataclasses
+import functools
+import types
 from collections.abc import Callable
 
 __all__ = ["INPUTS", "ModelSpec", "create_model", "get_spec", "list_models"]
@@ -43,6 +45,7 @@ class ModelSpec:
     build: Callable
 
 
+@functools.cache
 def _specs():
     from keras_fer.models import ast, ceflnet, ecnn_fsa, stanet, stcam
 
@@ -52,7 +55,7 @@ def _specs():
             if spec.name in specs:
                 raise RuntimeError(f"model name {spec.name!r} is registered twice")
             specs[spec.name] = spec
-    return specs
+    return types.MappingProxyType(specs)
 
 
 def list_models(paper=None):

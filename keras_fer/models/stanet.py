@@ -47,9 +47,10 @@ import keras
 from keras import ops
 
 from keras_fer.layers.temporal_affinity_attention import HIDDEN_MODES, TemporalAffinityAttention
-from keras_fer.layers.utils import check_positive_int, large_negative
-from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
+from keras_fer.layers.utils import check_positive_int
+from keras_fer.models.common import FrameMask, MaskedMax, MaskedMean, end_to_end
 from keras_fer.models.registry import ModelSpec
+from keras_fer.stems.checks import check_choice
 from keras_fer.stems.flow_cnn import FLOW_CHANNELS, FLOW_CNN_FILTERS, flow_cnn
 
 __all__ = [
@@ -59,7 +60,6 @@ __all__ = [
     "POOLINGS",
     "SPATIAL_ATTENTIONS",
     "TEMPORAL_ATTENTIONS",
-    "MaskedMax",
     "SoftMaskL1Penalty",
     "build_stanet",
     "stanet_head",
@@ -79,12 +79,6 @@ SPATIAL_ATTENTIONS = ("soft_mask", "none")
 TEMPORAL_ATTENTIONS = ("affinity", "none")
 #: How the (weighted) frame features become the sequence representation ``y``.
 POOLINGS = ("mean", "max")
-
-
-def _check_choice(value, choices, argument, function_name="build_stanet"):
-    if value not in choices:
-        raise ValueError(f"{function_name}: `{argument}` must be one of {choices}; received {argument}={value!r}")
-    return value
 
 
 def _check_penalty(penalty, function_name):
@@ -165,41 +159,6 @@ class SoftMaskL1Penalty(keras.layers.Layer):
         return config
 
 
-@keras.saving.register_keras_serializable(package="keras_fer")
-class MaskedMax(keras.layers.Layer):
-    """Max over axis 1 of ``(B, T, D)`` counting only the frames where ``mask`` is ``True``.
-
-    The max-pooling alternative to :class:`keras_fer.models.common.MaskedMean`
-    for STANet's ``pooling="max"``.
-
-    Call arguments:
-        inputs: ``(B, T, D)``.
-        mask: optional bool ``(B, T)``; ``None`` takes every frame. A clip
-            with no valid frame gives zeros.
-
-    Returns:
-        ``(B, D)``.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True  # it consumes the frame mask: no warning, and no mask on its output
-
-    def call(self, inputs, mask=None):
-        if mask is None:
-            return ops.max(inputs, axis=1)
-        valid = ops.cast(mask, "bool")[:, :, None]  # (B, T, 1)
-        filled = ops.where(valid, inputs, ops.cast(large_negative(inputs.dtype), inputs.dtype))  # (B, T, D)
-        pooled = ops.max(filled, axis=1)  # (B, D)
-        return ops.where(ops.any(valid, axis=1), pooled, ops.zeros_like(pooled))  # (B, D), empty clips -> 0
-
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0],) + tuple(input_shape[2:])
-
-
 def stanet_stem(
     frame_size=(192, 192),
     spatial_attention="soft_mask",
@@ -235,7 +194,7 @@ def stanet_stem(
     Returns:
         A functional ``keras.Model`` named ``stanet_stem``: ``(B, H, W, 2) -> (B, filters[-1])``.
     """
-    _check_choice(spatial_attention, SPATIAL_ATTENTIONS, "spatial_attention", "stanet_stem")
+    check_choice(spatial_attention, SPATIAL_ATTENTIONS, "spatial_attention", "stanet_stem")
     l1_penalty = _check_penalty(l1_penalty, "stanet_stem")
     check_positive_int(frames_per_sample, "frames_per_sample", "stanet_stem")
     if (
@@ -323,9 +282,9 @@ def stanet_head(
             "stanet_head: `feature_shape` must be (T, D) with T a positive integer or None and D a positive "
             f"integer; received feature_shape={feature_shape!r}"
         )
-    _check_choice(temporal_attention, TEMPORAL_ATTENTIONS, "temporal_attention", "stanet_head")
-    _check_choice(hidden, HIDDEN_MODES, "hidden", "stanet_head")
-    _check_choice(pooling, POOLINGS, "pooling", "stanet_head")
+    check_choice(temporal_attention, TEMPORAL_ATTENTIONS, "temporal_attention", "stanet_head")
+    check_choice(hidden, HIDDEN_MODES, "hidden", "stanet_head")
+    check_choice(pooling, POOLINGS, "pooling", "stanet_head")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"stanet_head: `dropout` must be a number in [0, 1); received dropout={dropout!r}")
     if temporal_attention == "none" and (hidden != "lstm" or units is not None):
@@ -391,8 +350,8 @@ def build_stanet(
         A functional ``keras.Model`` with logits out: ``(B, T, D)`` features in,
         or ``(B, T, H, W, 2)`` normalised flow in (see the module docstring).
     """
-    _check_choice(input, ("features", "frames"), "input")
-    _check_choice(spatial_attention, SPATIAL_ATTENTIONS, "spatial_attention")
+    check_choice(input, ("features", "frames"), "input", "build_stanet")
+    check_choice(spatial_attention, SPATIAL_ATTENTIONS, "spatial_attention", "build_stanet")
     if head is not None and input != "frames":
         raise ValueError("build_stanet: `head` is only used with input='frames' (it wraps an existing head)")
     if input == "features" and weights is not None:

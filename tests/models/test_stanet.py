@@ -14,7 +14,7 @@ from data_prep.sampling import interpolate_frames, sample
 
 from keras_fer.layers import TemporalAffinityAttention
 from keras_fer.models import stanet
-from keras_fer.models.common import attention_model
+from keras_fer.models.common import MaskedMax, attention_model
 from keras_fer.stems import flow_cnn
 from tests.layer_checks import assert_config_roundtrip
 from tests.models.synthetic_clips import synthetic_clips
@@ -219,11 +219,11 @@ def test_head_matches_numpy_eq_3_to_5_with_mean_pooling():
 def test_masked_max_matches_numpy():
     x = _features(batch=3, frames=4, seed=8)
     mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0]], bool)
-    out = keras.ops.convert_to_numpy(stanet.MaskedMax()(x, mask=mask))
+    out = keras.ops.convert_to_numpy(MaskedMax()(x, mask=mask))
     np.testing.assert_allclose(out[0], x[0, :2].max(axis=0))
     np.testing.assert_allclose(out[1], x[1].max(axis=0))
     np.testing.assert_array_equal(out[2], np.zeros(D))
-    np.testing.assert_allclose(stanet.MaskedMax()(x), x.max(axis=1))
+    np.testing.assert_allclose(MaskedMax()(x), x.max(axis=1))
 
 
 @pytest.mark.parametrize("pooling", stanet.POOLINGS)
