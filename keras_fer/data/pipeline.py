@@ -109,6 +109,25 @@ def _check_common(training, batch_size, shuffle_buffer, num_workers, worker_inde
         _check_int(seed, "seed", 0)
 
 
+def _check_ids(ids, known, where):
+    """The requested sample ids as a set; ValueError naming ``where`` for an unknown, repeated or empty list."""
+    if ids is None:
+        return None
+    if isinstance(ids, (str, bytes)):
+        raise ValueError(f"`ids` must be a list of sample ids, got the string {ids!r}.")
+    ids = [str(i) for i in ids]
+    if not ids:
+        raise ValueError("`ids` is empty: no sample to read.")
+    wanted = set(ids)
+    if len(wanted) != len(ids):
+        raise ValueError(f"`ids` names a sample twice: {sorted(i for i in wanted if ids.count(i) > 1)[:5]}")
+    unknown = sorted(wanted - set(known))
+    if unknown:
+        raise ValueError(f"{where} has no sample {unknown[:5]}{' ...' if len(unknown) > 5 else ''} "
+                         f"({len(unknown)} of the {len(ids)} requested ids are unknown).")
+    return wanted
+
+
 def draw_frames(sampler, sampler_options, training, sampler_frames, frame_indices, seed):
     """Which stored frames a draw needs: the NumPy core of both readers.
 
@@ -262,7 +281,7 @@ def _finish(dataset, num_samples, training, shuffle_buffer, seed, batch_size, dr
 def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", sampler_options=None, shuffle_buffer=128,
                     seed=None, deterministic=True, num_workers=1, worker_index=0, cycle_length=4, as_dict=False,
                     include_ids=False, drop_remainder=False, dtype="float32", expected_hash=None,
-                    expected_config=None):
+                    expected_config=None, ids=None):
     """A tf.data dataset of cached stem features with per-epoch frame draws; see the module.
 
     Args:
@@ -285,6 +304,9 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
         dtype: dtype of ``inputs["features"]``.
         expected_hash: None or the cache hash required.
         expected_config: None or the config dict required.
+        ids: None (every sample) or the sample ids to read (a fold's side):
+            the others are skipped after their shard is read, before
+            anything is decoded.
 
     Returns:
         ``tf.data.Dataset`` of ``(features, labels)``: ``(B, *draw, *feature_shape)``
@@ -317,10 +339,20 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
         lambda path: tf.data.TFRecordDataset(path, buffer_size=_READ_BUFFER_BYTES),
         cycle_length=min(cycle_length, len(files)), block_length=1, num_parallel_calls=_AUTOTUNE,
         deterministic=deterministic)
+    wanted = _check_ids(ids, [record["id"] for record in info.records], info.cache_dir)
+    if wanted is not None:
+        keep = tf.constant(sorted(wanted))
+
+        def requested(record):
+            sample_id = tf.io.parse_single_example(record, {"id": tf.io.FixedLenFeature([], tf.string)})["id"]
+            return tf.reduce_any(tf.equal(keep, sample_id))
+
+        dataset = dataset.filter(requested)
     dataset = _with_seeds(dataset, training, seed)
     if training:  # the serialized records, before anything is decoded
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    num_samples = sum(1 for record in info.records if record["shard"] % num_workers == worker_index)
+    num_samples = sum(1 for record in info.records if record["shard"] % num_workers == worker_index
+                      and (wanted is None or record["id"] in wanted))
     batches = num_samples // batch_size if drop_remainder else -(-num_samples // batch_size)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     # Known from the index: Keras then shows full progress bars and knows the epoch's length up front.
@@ -447,7 +479,7 @@ def class_names(path):
 
 def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sampler_options=None, image_size=None,
                   shuffle_buffer=None, seed=None, deterministic=True, num_workers=1, worker_index=0, as_dict=False,
-                  include_ids=False, drop_remainder=False, dtype="float32"):
+                  include_ids=False, drop_remainder=False, dtype="float32", ids=None):
     """A tf.data dataset of face-crop frames (end-to-end training) with the same draws as :func:`feature_dataset`.
 
     Args:
@@ -471,6 +503,7 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         drop_remainder: drop a last, smaller batch.
         dtype: dtype of ``inputs["frames"]`` (values in [0, 255], rounded as
             ``interpolate_frames`` rounds uint8 frames).
+        ids: None (every sample) or the sample ids to read (a fold's side).
 
     Returns:
         ``tf.data.Dataset`` of ``(frames, labels)``: ``(B, *draw, H, W, 3)``
@@ -486,6 +519,9 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         _check_int(image_size, "image_size", 1)
     where, stored_sampler, stored_options, crop_size = _prepared_settings(prepared_dir)
     sampler, options = _resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where)
+    wanted = _check_ids(ids, [s.id for s in samples], prepared_dir)
+    if wanted is not None:
+        samples = [s for s in samples if s.id in wanted]
     samples = samples[worker_index::num_workers]
     if not samples:
         raise ValueError(f"worker {worker_index} of {num_workers} gets no sample of {prepared_dir}.")

@@ -237,3 +237,34 @@ def test_variable_lengths_in_training_keep_every_frame(tmp_path):
             np.testing.assert_array_equal(inputs["mask"][i], np.arange(width) < length)
             np.testing.assert_array_equal(inputs["features"][i, :length], features[sample_id].astype(np.float32))
             assert not np.any(inputs["features"][i, length:])
+
+
+def test_ids_read_only_those_samples_in_both_modes(stanet_cache):
+    folder, samples, features = stanet_cache
+    chosen = [samples[0].id, samples[3].id, samples[5].id]
+    for training in (False, True):
+        dataset = pipeline.feature_dataset(folder, training=training, batch_size=2, as_dict=True, include_ids=True,
+                                           seed=0, ids=chosen)
+        seen, order = _epoch(dataset)
+        assert sorted(order) == sorted(chosen)
+        assert dataset.cardinality() == 2  # 3 samples in batches of 2: the progress bar knows the length
+
+
+def test_ids_errors_name_the_problem(stanet_cache):
+    folder, samples, _ = stanet_cache
+    with pytest.raises(ValueError, match="no sample \\['nope'\\]"):
+        pipeline.feature_dataset(folder, training=False, ids=[samples[0].id, "nope"])
+    with pytest.raises(ValueError, match="twice"):
+        pipeline.feature_dataset(folder, training=False, ids=[samples[0].id, samples[0].id])
+    with pytest.raises(ValueError, match="empty"):
+        pipeline.feature_dataset(folder, training=False, ids=[])
+    with pytest.raises(ValueError, match="string"):
+        pipeline.feature_dataset(folder, training=False, ids=samples[0].id)
+
+
+def test_frame_dataset_ids(prepared_ast):
+    ids = [row.id for row in cache.prepared_samples(prepared_ast)][:2]
+    dataset = pipeline.frame_dataset(prepared_ast, training=False, batch_size=4, as_dict=True, include_ids=True,
+                                     ids=ids)
+    seen, order = _epoch(dataset)
+    assert order == ids

@@ -1,0 +1,143 @@
+"""Data sources for training and evaluation: one interface over a feature cache, a prepared folder or arrays.
+
+A source knows its samples (``rows``: id, label, subject), its classes, what
+a model reads from it (``input``: ``"features"`` or ``"frames"``) and makes a
+``tf.data`` dataset of any subset of its samples, which is how
+:mod:`keras_fer.evaluation.protocol` feeds the sides of a fold:
+
+| source | reads | ``input`` |
+|---|---|---|
+| :class:`FeatureSource` | a cache of ``keras-fer extract`` (:func:`keras_fer.data.pipeline.feature_dataset`) | features |
+| :class:`FrameSource` | a folder of ``keras-fer prepare`` (:func:`keras_fer.data.pipeline.frame_dataset`) | frames |
+| :class:`ArraySource` | NumPy arrays in memory (optical flow for STANet, small experiments) | either |
+
+:func:`open_source` picks the first two from the folder's contents.
+
+Example:
+
+>>> source = open_source("features/")                                   # doctest: +SKIP
+>>> train = source.dataset([r["id"] for r in source.rows[:10]], training=True, batch_size=4, seed=0)  # doctest: +SKIP
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_fer.data import cache as feature_cache
+from keras_fer.data import pipeline
+
+__all__ = ["ArraySource", "FeatureSource", "FrameSource", "open_source"]
+
+
+class FeatureSource:
+    """Cached stem features (``keras-fer extract``), drawn with the cache's sampler (or another, on a full cache).
+
+    Args:
+        cache_dir: the cache folder.
+        sampler: ``"stored"`` (the cache's), a paper name, or None; see :func:`~keras_fer.data.pipeline.feature_dataset`.
+        sampler_options: that sampler's options.
+    """
+
+    input = "features"
+
+    def __init__(self, cache_dir, sampler="stored", sampler_options=None):
+        self.path = os.fspath(cache_dir)
+        info = feature_cache.open_cache(self.path)
+        self.class_names = list(info.classes)
+        self.rows = [{"id": r["id"], "label": r["label"], "subject": r["subject"]} for r in info.records]
+        self.sampler, self.sampler_options = sampler, sampler_options
+
+    def dataset(self, ids, *, training, batch_size, seed=None):
+        """``(inputs, labels)`` batches of the samples ``ids`` (all when None)."""
+        return pipeline.feature_dataset(self.path, training=training, batch_size=batch_size, seed=seed, ids=ids,
+                                        sampler=self.sampler, sampler_options=self.sampler_options)
+
+
+class FrameSource:
+    """Face-crop frames of a prepared folder (``keras-fer prepare``), for end-to-end models.
+
+    Args:
+        prepared_dir: the folder.
+        sampler: ``"stored"`` (``prepare.json``'s), a paper name, or None.
+        sampler_options: that sampler's options.
+        image_size: None (the crops' size) or the side to resize the crops to.
+    """
+
+    input = "frames"
+
+    def __init__(self, prepared_dir, sampler="stored", sampler_options=None, image_size=None):
+        self.path = os.fspath(prepared_dir)
+        samples = feature_cache.prepared_samples(self.path, sampler=None)
+        self.rows = [{"id": s.id, "label": s.label, "subject": s.subject} for s in samples]
+        self.class_names = pipeline.class_names(self.path)
+        self.sampler, self.sampler_options, self.image_size = sampler, sampler_options, image_size
+
+    def dataset(self, ids, *, training, batch_size, seed=None):
+        """``(frames, labels)`` batches of the samples ``ids`` (all when None)."""
+        return pipeline.frame_dataset(self.path, training=training, batch_size=batch_size, seed=seed, ids=ids,
+                                      sampler=self.sampler, sampler_options=self.sampler_options,
+                                      image_size=self.image_size)
+
+
+class ArraySource:
+    """Samples held in memory: ``inputs[i]`` is sample ``ids[i]`` with class ``labels[i]`` of subject ``subjects[i]``.
+
+    Args:
+        inputs: (N, ...) array, e.g. optical flow clips (N, T, H, W, 2) or features (N, T, D).
+        labels: (N,) ints indexing ``class_names``.
+        ids: N distinct sample ids.
+        subjects: N subject ids ("" when unknown).
+        class_names: the class names.
+        input: ``"features"`` or ``"frames"``: what a model built for this source reads.
+        augment: None, or a function ``(inputs, labels) -> (inputs, labels)`` on one batch (tensors), applied
+            in training only (e.g. a flip).
+    """
+
+    def __init__(self, inputs, labels, ids, subjects, class_names, input="frames", augment=None):
+        inputs, labels = np.asarray(inputs), np.asarray(labels)
+        ids, subjects = [str(i) for i in ids], [str(s) for s in subjects]
+        if not len(inputs) == len(labels) == len(ids) == len(subjects):
+            raise ValueError(f"ArraySource: inputs, labels, ids and subjects must have one entry per sample; received "
+                             f"{len(inputs)}, {len(labels)}, {len(ids)} and {len(subjects)}")
+        if len(set(ids)) != len(ids):
+            raise ValueError("ArraySource: `ids` must be distinct")
+        if input not in ("features", "frames"):
+            raise ValueError(f"ArraySource: `input` must be 'features' or 'frames'; received input={input!r}")
+        if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
+            raise ValueError(f"ArraySource: `labels` must index the {len(class_names)} `class_names`")
+        self.inputs, self.labels, self.input, self.augment = inputs, labels.astype(np.int32), input, augment
+        self.class_names = list(class_names)
+        self.rows = [{"id": i, "label": self.class_names[int(y)], "subject": s}
+                     for i, y, s in zip(ids, self.labels, subjects)]
+        self._index = {sample_id: n for n, sample_id in enumerate(ids)}
+
+    def dataset(self, ids, *, training, batch_size, seed=None):
+        """``(inputs, labels)`` batches of the samples ``ids`` (all when None), in the order of ``ids`` in test."""
+        if ids is None:
+            picked = np.arange(len(self.labels))
+        else:
+            unknown = [i for i in ids if i not in self._index]
+            if unknown:
+                raise ValueError(f"ArraySource has no sample {unknown[:5]}")
+            picked = np.asarray([self._index[i] for i in ids], dtype=np.int64)
+        dataset = tf.data.Dataset.from_tensor_slices((self.inputs[picked], self.labels[picked]))
+        if training:
+            dataset = dataset.shuffle(len(picked), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(batch_size)
+        if training and self.augment is not None:
+            dataset = dataset.map(self.augment)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def open_source(path, sampler="stored", sampler_options=None, image_size=None):
+    """A :class:`FeatureSource` for a cache folder (``cache.json``), a :class:`FrameSource` for a prepared folder."""
+    path = os.fspath(path)
+    if os.path.isfile(os.path.join(path, "cache.json")):
+        if image_size is not None:
+            raise ValueError(f"{path} is a feature cache: `image_size` applies to prepared folders only")
+        return FeatureSource(path, sampler, sampler_options)
+    if os.path.isfile(os.path.join(path, "manifest.csv")):
+        return FrameSource(path, sampler, sampler_options, image_size)
+    raise ValueError(f"{path}: neither a feature cache (no cache.json; see keras-fer extract) nor a prepared folder "
+                     "(no manifest.csv; see keras-fer prepare)")

@@ -1,0 +1,239 @@
+"""Run a protocol: train and test a registry model on each fold, select epochs honestly, write the results.
+
+:func:`run_fold` trains on a fold's training side, picks the epoch on
+validation subjects carved from that side
+(:func:`keras_fer.evaluation.splits.validation_split`), and predicts the
+test side once, at the end, with the selected weights. :func:`cross_validate`
+does that for every fold (a rerun skips finished folds and resumes an
+interrupted one) and reports the mean and standard deviation over folds plus
+the composite scores over all folds' predictions (MEGC UF1/UAR for the
+micro-expression protocols).
+
+Output folder of :func:`cross_validate` (each fold's folder is :func:`run_fold`'s):
+
+| file | holds |
+|---|---|
+| ``results.json`` | model, recipe, per-fold reports, mean/std summary, composite scores |
+| ``results.csv`` | one row per fold plus ``mean`` and ``std`` rows |
+| ``results.md`` | the same as a Markdown table |
+| ``confusion_matrix.png`` | row-normalised confusion matrix summed over folds |
+| ``FOLD/result.json``, ``FOLD/predictions.csv`` | the fold's report; id, label, prediction and probabilities per test sample |
+| ``FOLD/confusion_matrix.png``, ``FOLD/training_curves.png`` | the fold's figures (selected epoch marked) |
+| ``FOLD/history.csv``, ``FOLD/best.weights.h5``, ``FOLD/logs/`` | see :func:`keras_fer.training.train.fit` |
+
+Example:
+
+>>> from keras_fer.data.sources import open_source
+>>> from keras_fer.evaluation import protocol, splits
+>>> source = open_source("features/")                                         # doctest: +SKIP
+>>> folds = splits.subject_kfold(source.rows, k=10)                           # doctest: +SKIP
+>>> results = protocol.cross_validate(source, "ast", folds, out_dir="runs/ast")  # doctest: +SKIP
+>>> results["summary"]["accuracy"]["mean"]                                     # doctest: +SKIP
+"""
+
+import csv
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from keras_fer.evaluation import metrics, splits
+from keras_fer.training import recipes as paper_recipes
+from keras_fer.training import train
+
+__all__ = ["cross_validate", "predict_once", "run_fold", "write_json"]
+
+RESULT = "result.json"
+SUMMARY_METRICS = ("accuracy", "uar", "macro_f1")
+
+
+def write_json(path, data):
+    """Write JSON to a temporary name, then rename: a reader never sees half a file."""
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")
+    os.replace(partial, path)
+
+
+def _write_csv(path, header, rows):
+    partial = f"{path}.partial"
+    with open(partial, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(partial, path)
+
+
+def predict_once(model, dataset):
+    """(labels, logits) of one pass over ``dataset``: the only time a test side is seen."""
+    labels, logits = [], []
+    for inputs, batch_labels in dataset:
+        logits.append(keras.ops.convert_to_numpy(model(inputs, training=False)))
+        labels.append(np.asarray(batch_labels))
+    return np.concatenate(labels), np.concatenate(logits).astype(np.float64)
+
+
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _resolve_recipe(recipe, model_name):
+    from keras_fer.models import get_spec
+
+    paper = get_spec(model_name).paper
+    if recipe is None:
+        return paper_recipes.get_recipe(paper)
+    return paper_recipes.get_recipe(recipe) if isinstance(recipe, str) else recipe
+
+
+def _save_figures(out_dir, report, history, best_epoch, title):
+    from keras_fer import viz
+
+    viz.confusion_matrix_figure(np.asarray(report["confusion_matrix"]), report["class_names"], normalise=True,
+                                title=title, path=os.path.join(out_dir, "confusion_matrix.png"))
+    if history:
+        viz.training_curves_figure(history, best_epoch=best_epoch, title=title,
+                                   path=os.path.join(out_dir, "training_curves.png"))
+
+
+def run_fold(source, model, fold, *, out_dir, recipe=None, validation_size=0.1, validation_by="subject", seed=0,
+             model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True, figures=True):
+    """Train ``model`` on one fold of ``source``, select the epoch on validation data, test once; returns the report.
+
+    Args:
+        source: a :mod:`keras_fer.data.sources` source.
+        model: a registry name (:func:`keras_fer.models.list_models`).
+        fold: a :class:`~keras_fer.evaluation.splits.Fold`; without ``validation_ids`` they are carved from its
+            training side with :func:`~keras_fer.evaluation.splits.validation_split` (``validation_size``,
+            ``validation_by``, ``seed``).
+        out_dir: the fold's output folder.
+        recipe: None (the model's paper recipe), a paper name, or a :class:`~keras_fer.training.recipes.Recipe`
+            (its epochs, batch size, optimizer and schedule are used).
+        validation_size: subjects (int) or fraction of them (float) held out for selection.
+        validation_by: ``"subject"`` or ``"sample"`` (datasets without subject ids).
+        seed: seed of the validation choice, the weights, the shuffles and the frame draws.
+        model_kwargs: the model's own arguments; for a feature source ``feature_shape`` defaults to the data's.
+        monitor: the validation metric that selects the epoch.
+        patience: early stopping patience (None: train every epoch, keep the best).
+        verbose: Keras's progress bars (``"auto"``), 0 for none.
+        tensorboard: write TensorBoard logs.
+        figures: write the confusion matrix and training curve PNGs.
+
+    Returns:
+        :func:`keras_fer.evaluation.metrics.classification_report` of the test side, plus ``fold``,
+        ``model``, ``best_epoch``, ``epochs_run``, ``monitor``, ``n_train``, ``n_validation``, ``seconds``.
+    """
+    recipe = _resolve_recipe(recipe, model)
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    started = time.perf_counter()
+    if not fold.validation_ids:
+        fold = splits.validation_split(source.rows, fold, size=validation_size, seed=seed, by=validation_by)
+    train_ids, validation_ids = list(fold.train_ids), list(fold.validation_ids)
+    batch_size = recipe.batch_size
+    train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed)
+    validation_data = source.dataset(validation_ids, training=False, batch_size=batch_size)
+    kwargs = dict(model_kwargs or {})
+    if source.input == "features" and "feature_shape" not in kwargs:
+        kwargs["feature_shape"] = tuple(int(n) for n in train_data.element_spec[0].shape[1:])
+    keras.utils.set_random_seed(seed)
+    network = paper_recipes.build_model(recipe, len(source.class_names), math.ceil(len(train_ids) / batch_size),
+                                        model=model, input=source.input, **kwargs)
+    fitted = train.fit(network, train_data, validation_data, epochs=recipe.epochs, out_dir=out_dir, monitor=monitor,
+                       patience=patience, tensorboard=tensorboard, verbose=verbose)
+
+    test_data = source.dataset(list(fold.test_ids), training=False, batch_size=batch_size)
+    labels, logits = predict_once(network, test_data)
+    predicted = logits.argmax(axis=-1)
+    report = metrics.classification_report(labels, predicted, len(source.class_names), source.class_names)
+    report.update(fold=fold.name, model=model, best_epoch=fitted.best_epoch, epochs_run=fitted.epochs_run,
+                  monitor=fitted.monitor, n_train=len(train_ids), n_validation=len(validation_ids),
+                  seconds=round(time.perf_counter() - started, 1))
+    probabilities = _softmax(logits)
+    _write_csv(os.path.join(out_dir, "predictions.csv"),
+               ["id", "label", "predicted"] + [f"p_{name}" for name in source.class_names],
+               [[sample_id, source.class_names[int(y)], source.class_names[int(p)]] + [f"{v:.6f}" for v in row]
+                for sample_id, y, p, row in zip(fold.test_ids, labels, predicted, probabilities)])
+    if figures:
+        _save_figures(out_dir, report, fitted.history, fitted.best_epoch, f"{model} {fold.name}")
+    write_json(os.path.join(out_dir, RESULT), report)
+    return report
+
+
+def _fold_rows(reports):
+    rows = []
+    for report in reports:
+        rows.append([report["fold"], report["n_samples"]] + [f"{report[m]:.4f}" for m in SUMMARY_METRICS]
+                    + [report["best_epoch"], report["epochs_run"]])
+    return rows
+
+
+def _markdown(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_size=0.1, validation_by="subject",
+                   seed=0, model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True,
+                   figures=True):
+    """:func:`run_fold` on every fold; mean and std over folds, composite scores; results files in ``out_dir``.
+
+    A fold whose ``result.json`` exists is not trained again (rerun after an
+    interruption to finish the rest; an interrupted fold resumes from its last
+    finished epoch). The arguments are :func:`run_fold`'s.
+
+    Returns:
+        ``{"model", "recipe", "folds": [fold reports], "summary": {metric: {"mean", "std", "per_fold",
+        "n_folds"}}, "composite": {"uf1", "uar", "accuracy", ...}, "class_names"}`` (also ``results.json``).
+    """
+    recipe = _resolve_recipe(recipe, model)
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    splits.check_folds(folds, source.rows)
+    reports = []
+    for fold in folds:
+        fold_dir = os.path.join(out_dir, fold.name)
+        done = os.path.join(fold_dir, RESULT)
+        if os.path.isfile(done):
+            with open(done, encoding="utf-8") as handle:
+                reports.append(json.load(handle))
+            continue
+        reports.append(run_fold(source, model, fold, out_dir=fold_dir, recipe=recipe, validation_size=validation_size,
+                                validation_by=validation_by, seed=seed, model_kwargs=model_kwargs, monitor=monitor,
+                                patience=patience, verbose=verbose, tensorboard=tensorboard, figures=figures))
+    num_classes = len(source.class_names)
+    summary = splits.summarise([{m: r[m] for m in SUMMARY_METRICS + ("best_epoch",)} for r in reports])
+    counts = np.sum([np.asarray(r["confusion_matrix"]) for r in reports], axis=0)
+    # composite over all folds' predictions (MEGC UF1/UAR): rebuilt from the summed confusion counts
+    y_true = np.repeat(np.arange(num_classes), counts.sum(axis=1))
+    y_pred = np.concatenate([np.repeat(np.arange(num_classes), row) for row in counts])
+    composite = metrics.composite_scores([(y_true, y_pred)], num_classes)
+    composite["confusion_matrix"] = composite["confusion_matrix"].tolist()
+    composite["n_folds"] = len(reports)
+    results = {"model": model, "recipe": {k: v for k, v in vars(recipe).items() if k != "gaps"},
+               "class_names": list(source.class_names), "folds": reports, "summary": summary,
+               "composite": composite}
+    write_json(os.path.join(out_dir, "results.json"), results)
+    header = ["fold", "n_test"] + list(SUMMARY_METRICS) + ["best_epoch", "epochs_run"]
+    rows = _fold_rows(reports)
+    mean = ["mean", int(counts.sum())] + [f"{summary[m]['mean']:.4f}" for m in SUMMARY_METRICS] + [
+        f"{summary['best_epoch']['mean']:.1f}", ""]
+    std = ["std", ""] + [f"{summary[m]['std']:.4f}" for m in SUMMARY_METRICS] + [
+        f"{summary['best_epoch']['std']:.1f}", ""]
+    _write_csv(os.path.join(out_dir, "results.csv"), header, rows + [mean, std])
+    with open(os.path.join(out_dir, "results.md.partial"), "w", encoding="utf-8") as handle:
+        handle.write(f"{model}: {len(reports)} fold(s), epoch selected on validation subjects\n\n")
+        handle.write(_markdown(header, rows + [mean, std]))
+    os.replace(os.path.join(out_dir, "results.md.partial"), os.path.join(out_dir, "results.md"))
+    if figures:
+        from keras_fer import viz
+
+        viz.confusion_matrix_figure(counts, source.class_names, normalise=True, title=f"{model}, all folds",
+                                    path=os.path.join(out_dir, "confusion_matrix.png"))
+    return results

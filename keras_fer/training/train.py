@@ -1,0 +1,196 @@
+"""Fit a compiled model with honest checkpoint selection, resume after an interruption, and logs.
+
+:func:`fit` wraps ``model.fit`` with the callbacks every run of ``keras-fer
+train``/``cv``/``reproduce`` needs, all writing into one output folder:
+
+| file | written by | for |
+|---|---|---|
+| ``backup/`` | ``keras.callbacks.BackupAndRestore`` | resume: a rerun after a crash or kill continues from the last finished epoch |
+| ``history.csv`` | ``keras.callbacks.CSVLogger`` (appending) | per-epoch metrics of the whole run, resumed parts included |
+| ``best.weights.h5`` | :class:`SelectBest` | the weights of the epoch chosen on the validation data |
+| ``logs/`` | ``keras.callbacks.TensorBoard`` | ``tensorboard --logdir OUT/logs`` |
+
+Model selection uses ``validation_data`` only (``monitor`` is a ``val_``
+metric): the test side of a fold never reaches :func:`fit`. Without
+validation data the last epoch is kept.
+
+Example:
+
+>>> result = fit(model, train, validation, epochs=30, out_dir="runs/fold0")   # doctest: +SKIP
+>>> result.best_epoch, result.history["val_loss"][result.best_epoch - 1]         # doctest: +SKIP
+(17, 0.41)
+"""
+
+import csv
+import dataclasses
+import math
+import os
+
+import keras
+import numpy as np
+
+__all__ = ["FitResult", "SelectBest", "fit", "read_history"]
+
+BEST_WEIGHTS = "best.weights.h5"
+HISTORY = "history.csv"
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What :func:`fit` did.
+
+    Attributes:
+        history: metric name -> per-epoch values of the whole run (resumed parts included), as ``History.history``.
+        best_epoch: the 1-based epoch whose weights the model holds (chosen on validation data), or the last epoch.
+        monitor: the metric that chose it (None without validation data).
+        epochs_run: epochs finished (fewer than asked when early stopping ended the run).
+    """
+
+    history: dict
+    best_epoch: int
+    monitor: object
+    epochs_run: int
+
+
+def _better(mode):
+    return (lambda new, old: new < old) if mode == "min" else (lambda new, old: new > old)
+
+
+def _mode(monitor, mode):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"`mode` must be 'auto', 'min' or 'max'; received mode={mode!r}")
+    if mode != "auto":
+        return mode
+    return "min" if "loss" in monitor else "max"
+
+
+def read_history(path):
+    """Per-epoch metrics from a ``CSVLogger`` file, as ``History.history``.
+
+    A rerun epoch replaces its earlier row; columns with no value (``NA``: ``val_`` metrics of a run without
+    validation data) are left out.
+    """
+    if not os.path.isfile(path):
+        return {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    by_epoch = {}
+    for row in rows:
+        by_epoch[int(row.pop("epoch"))] = row  # a row written twice (killed between two callbacks): keep the last
+    history = {}
+    for epoch in sorted(by_epoch):
+        for key, value in by_epoch[epoch].items():
+            history.setdefault(key, []).append(float(value) if value not in ("", "NA", None) else math.nan)
+    return {key: values for key, values in history.items() if not all(math.isnan(v) for v in values)}
+
+
+def _selected(history, monitor, mode):
+    """(1-based epoch, value) of the best ``monitor`` value; ties go to the earliest epoch."""
+    values = np.asarray(history.get(monitor, []), dtype=float)
+    if values.size == 0 or np.all(np.isnan(values)):
+        return None, None
+    filled = np.where(np.isnan(values), np.inf if mode == "min" else -np.inf, values)
+    index = int(np.argmin(filled) if mode == "min" else np.argmax(filled))
+    return index + 1, float(values[index])
+
+
+class SelectBest(keras.callbacks.Callback):
+    """Save the weights whenever the validation ``monitor`` improves (strictly: ties keep the earlier epoch).
+
+    Unlike ``ModelCheckpoint``, the best value so far survives a resume: it is
+    read from ``history.csv`` of the interrupted run (``initial``).
+
+    Args:
+        path: the weights file (``.weights.h5``), written to a temporary name and renamed.
+        monitor: a ``val_`` metric of ``logs``.
+        mode: ``"min"`` or ``"max"``.
+        initial: the best value of the epochs already run, or None.
+    """
+
+    def __init__(self, path, monitor, mode, initial=None):
+        super().__init__()
+        self.path, self.monitor, self.initial = path, monitor, initial
+        self.best = initial
+        self._better = _better(mode)
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(f"SelectBest: the epoch's logs have no {self.monitor!r} (they have {sorted(logs or {})}); "
+                             "pass validation data, or monitor a metric the model computes.")
+        value = float(value)
+        if math.isnan(value) or (self.best is not None and not self._better(value, self.best)):
+            return
+        self.best = value
+        partial = self.path + ".partial.weights.h5"
+        self.model.save_weights(partial)
+        os.replace(partial, self.path)
+
+
+def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="val_loss", mode="auto", patience=None,
+        tensorboard=True, verbose="auto", class_weight=None, callbacks=None):
+    """Train ``model`` (compiled) into ``out_dir``; returns a :class:`FitResult` and leaves the selected weights loaded.
+
+    A rerun with the same ``out_dir`` after an interruption resumes from the
+    last finished epoch (``BackupAndRestore``); a finished run is not
+    repeated: its backup is gone, so call :func:`fit` only for unfinished work
+    (``keras-fer cv`` skips folds whose results exist).
+
+    Args:
+        model: a compiled ``keras.Model``.
+        train_data: a ``tf.data.Dataset`` (or anything ``model.fit`` takes as ``x`` with labels inside).
+        validation_data: data for model selection (never the test fold), or None (keep the last epoch).
+        epochs: int >= 1.
+        out_dir: folder for the backup, ``history.csv``, ``best.weights.h5`` and TensorBoard ``logs/``.
+        monitor: the validation metric that selects the epoch (default ``val_loss``: smoother than accuracy on
+            the small validation splits carved from FER training folds).
+        mode: ``"auto"`` (``min`` for losses, else ``max``), ``"min"`` or ``"max"``.
+        patience: None, or stop after this many epochs without improvement (``EarlyStopping``; its count
+            restarts after a resume).
+        tensorboard: write TensorBoard logs.
+        verbose: Keras's ``verbose`` (``"auto"``: progress bars).
+        class_weight: passed to ``model.fit``.
+        callbacks: more Keras callbacks (run before the backup is saved).
+
+    Raises:
+        ValueError: bad arguments.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be an int >= 1; received epochs={epochs!r}")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"`patience` must be None or an int >= 1; received patience={patience!r}")
+    if validation_data is not None and not monitor.startswith("val_"):
+        raise ValueError(f"`monitor` must be a validation metric ('val_...') so that selection never sees training "
+                         f"or test data; received monitor={monitor!r}")
+    mode = _mode(monitor, mode)
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    history_path = os.path.join(out_dir, HISTORY)
+    best_path = os.path.join(out_dir, BEST_WEIGHTS)
+    backup_dir = os.path.join(out_dir, "backup")
+    if not os.path.isdir(backup_dir):  # a fresh start (no backup to resume from): old files are not this run's
+        for stale in (history_path, best_path):
+            if os.path.exists(stale):
+                os.remove(stale)
+    _, initial = _selected(read_history(history_path), monitor, mode)
+
+    callbacks = list(callbacks or []) + [keras.callbacks.CSVLogger(history_path, append=True)]
+    if validation_data is not None:
+        callbacks.append(SelectBest(best_path, monitor, mode, initial=initial))
+        if patience is not None:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience))
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False))
+    callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))  # last: saves after the epoch's row is written
+
+    model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks, verbose=verbose,
+              class_weight=class_weight, shuffle=False)  # the tf.data readers shuffle, seeded
+    history = read_history(history_path)
+    epochs_run = len(next(iter(history.values()), []))
+    if validation_data is None:
+        return FitResult(history=history, best_epoch=epochs_run, monitor=None, epochs_run=epochs_run)
+    best_epoch, _ = _selected(history, monitor, mode)
+    if best_epoch is None or not os.path.isfile(best_path):
+        raise ValueError(f"fit: {monitor!r} was never finite in {history_path}; no epoch can be selected.")
+    model.load_weights(best_path)
+    return FitResult(history=history, best_epoch=best_epoch, monitor=monitor, epochs_run=epochs_run)
