@@ -38,17 +38,22 @@ def _option_value(text):
     return text
 
 
-def _sampler_options(pairs):
-    """``["peak=middle", "jitter=0"]`` -> ``{"peak": "middle", "jitter": 0}``; ValueError for a malformed pair."""
-    options = {}
+def _key_values(pairs, flag):
+    """``["epochs=5", "decay_epochs=20,40"]`` -> ``{"epochs": 5, "decay_epochs": (20, 40)}`` (commas make tuples)."""
+    values = {}
     for pair in pairs or ():
         key, separator, value = pair.partition("=")
         if not separator or not key:
-            raise ValueError(f"--sampler-option must be KEY=VALUE, got {pair!r}")
-        if key in options:
-            raise ValueError(f"--sampler-option {key!r} is given twice")
-        options[key] = _option_value(value)
-    return options
+            raise ValueError(f"{flag} must be KEY=VALUE, got {pair!r}")
+        if key in values:
+            raise ValueError(f"{flag} {key!r} is given twice")
+        values[key] = tuple(_option_value(v) for v in value.split(",") if v) if "," in value else _option_value(value)
+    return values
+
+
+def _sampler_options(pairs):
+    """``["peak=middle", "jitter=0"]`` -> ``{"peak": "middle", "jitter": 0}``; ValueError for a malformed pair."""
+    return _key_values(pairs, "--sampler-option")
 
 
 def _prepare(args):
@@ -194,6 +199,199 @@ def _add_extract(sub):
     p.set_defaults(func=_extract)
 
 
+def _source(args):
+    from keras_fer.data.sources import open_source
+
+    options = _sampler_options(args.sampler_option) if args.sampler_option else None
+    sampler = None if args.sampler == "none" else args.sampler
+    return open_source(args.data, sampler=sampler, sampler_options=options, image_size=args.image_size)
+
+
+def _recipe(args):
+    from keras_fer.models import get_spec
+    from keras_fer.training.recipes import get_recipe
+
+    overrides = _key_values(args.set, "--set")
+    for name in ("epochs", "batch_size", "learning_rate"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    return get_recipe(args.recipe or get_spec(args.model).paper, **overrides)
+
+
+def _fit_options(args):
+    return dict(validation_size=args.validation_size, validation_by=args.validation_by, seed=args.seed,
+                model_kwargs=_key_values(args.model_option, "--model-option"), monitor=args.monitor,
+                patience=args.patience, verbose=0 if args.quiet else "auto", tensorboard=not args.no_tensorboard)
+
+
+def _train(args):
+    from keras_fer.evaluation import protocol
+
+    try:
+        source = _source(args)
+        protocol.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"keras-fer train: error: {error}", file=sys.stderr)
+        return 2
+    with open(os.path.join(args.out, "train.json"), encoding="utf-8") as handle:
+        import json
+
+        info = json.load(handle)
+    print(f"trained {args.model}: epoch {info['best_epoch']} of {info['epochs_run']} selected on "
+          f"{len(info['validation_ids'])} validation samples ({info['monitor']}); model {args.out}/model.keras")
+    return 0
+
+
+def _folds(args, rows):
+    from keras_fer.evaluation import reproduce, splits
+
+    if args.protocol == "kfold":
+        return splits.subject_kfold(rows, k=args.folds, order=args.order, seed=args.seed)
+    if args.protocol == "loso":
+        return splits.leave_one_subject_out(rows)
+    if args.dataset is None:
+        raise ValueError("--protocol dataset needs --dataset NAME (and --data-root for AFEW, DFEW, UCF-101)")
+    return reproduce.dataset_folds(args.dataset, rows, args.data_root, args.seed)
+
+
+def _cv(args):
+    from keras_fer.evaluation import protocol
+
+    try:
+        source = _source(args)
+        results = protocol.cross_validate(source, args.model, _folds(args, source.rows), out_dir=args.out,
+                                          recipe=_recipe(args), **_fit_options(args))
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"keras-fer cv: error: {error}", file=sys.stderr)
+        return 2
+    with open(os.path.join(args.out, "results.md"), encoding="utf-8") as handle:
+        print(handle.read())
+    summary = results["summary"]
+    print(f"accuracy {summary['accuracy']['mean']:.4f} +- {summary['accuracy']['std']:.4f}, UAR "
+          f"{summary['uar']['mean']:.4f} over {len(results['folds'])} folds; results in {args.out}")
+    return 0
+
+
+def _evaluate(args):
+    import keras
+
+    import keras_fer  # noqa: F401  (registers the package's layers for loading)
+    from keras_fer.evaluation import protocol
+
+    try:
+        source = _source(args)
+        ids = None
+        if args.ids:
+            with open(args.ids, encoding="utf-8") as handle:
+                ids = [line.strip() for line in handle if line.strip()]
+        if not os.path.isfile(args.model):
+            raise FileNotFoundError(f"{args.model}: no such model file (keras-fer train writes OUT/model.keras)")
+        network = keras.saving.load_model(args.model)
+        report = protocol.evaluate(network, source, ids, args.out, batch_size=args.batch_size,
+                                   title=os.path.basename(args.model), extra={"model_file": args.model})
+    except (ValueError, FileNotFoundError) as error:
+        print(f"keras-fer evaluate: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{report['n_samples']} samples: accuracy {report['accuracy']:.4f}, UAR {report['uar']:.4f}, "
+          f"macro-F1 {report['macro_f1']:.4f}; results in {args.out}")
+    return 0
+
+
+def _reproduce(args):
+    from keras_fer.evaluation import reproduce
+
+    try:
+        reproduce.reproduce(args.out, paper=args.paper, dataset=args.dataset, data_root=args.data_root,
+                            features=args.features, quick=args.quick, seed=args.seed, epochs=args.epochs,
+                            verbose="auto" if args.verbose else 0, progress=args.verbose)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"keras-fer reproduce: error: {error}", file=sys.stderr)
+        return 2
+    with open(os.path.join(args.out, "reproduce.md"), encoding="utf-8") as handle:
+        print(handle.read())
+    return 0
+
+
+def _add_data_options(p):
+    p.add_argument("--data", required=True, help="a feature cache (keras-fer extract) or a prepared folder "
+                                                 "(keras-fer prepare, for end-to-end models)")
+    p.add_argument("--sampler", default="stored",
+                   help="frame sampler: 'stored' (the data's own, default), a paper name, or 'none'")
+    p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE", help="sampler option (repeatable)")
+    p.add_argument("--image-size", type=int, help="prepared folders: resize the crops to this side")
+
+
+def _add_fit_options(p):
+    p.add_argument("--model", required=True, help="registry name (keras-fer list-models)")
+    p.add_argument("--out", required=True, help="output folder (a rerun resumes)")
+    p.add_argument("--recipe", help="paper whose recipe to use (default: the model's paper)")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="override a recipe field, e.g. --set decay_epochs=20,40 (repeatable)")
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    p.add_argument("--batch-size", type=int, dest="batch_size", help="override the recipe's batch size")
+    p.add_argument("--learning-rate", type=float, dest="learning_rate", help="override the recipe's learning rate")
+    p.add_argument("--model-option", action="append", metavar="KEY=VALUE",
+                   help="a model argument, e.g. --model-option frame_size=112 (repeatable)")
+    p.add_argument("--validation-size", type=_option_value, default=0.1,
+                   help="validation subjects carved from training: a fraction (default 0.1) or a count")
+    p.add_argument("--validation-by", choices=["subject", "sample"], default="subject",
+                   help="carve whole subjects (default) or samples (datasets without subject ids)")
+    p.add_argument("--monitor", default="val_loss", help="validation metric that selects the epoch (default val_loss)")
+    p.add_argument("--patience", type=int, help="early stopping patience in epochs (default: none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of splits, weights, shuffles and draws (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
+
+
+def _add_training(sub):
+    p = sub.add_parser("train", help="train a registry model on a cache or prepared folder (validation-selected)",
+                       description="Train on every sample but the validation subjects carved out for epoch "
+                                   "selection; writes OUT/model.keras, train.json, history.csv, "
+                                   "training_curves.png and TensorBoard logs. A rerun resumes.")
+    _add_data_options(p)
+    _add_fit_options(p)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("cv", help="cross-validate a registry model under a protocol",
+                       description="Each fold: train with validation subjects carved from its training side, "
+                                   "select the epoch on them, predict the test side once. Writes results.json, "
+                                   "results.csv, results.md and PNGs; a rerun skips finished folds.")
+    _add_data_options(p)
+    _add_fit_options(p)
+    p.add_argument("--protocol", choices=["kfold", "loso", "dataset"], default="kfold",
+                   help="subject-independent k-fold (default), leave-one-subject-out, or the --dataset's protocol")
+    p.add_argument("--folds", type=int, default=10, help="k of --protocol kfold (default 10)")
+    p.add_argument("--order", choices=["ckplus", "shuffled"], default="ckplus",
+                   help="kfold subject order: ascending ids with step k (CK+ convention, default) or shuffled")
+    p.add_argument("--dataset", help="dataset adapter name, for --protocol dataset")
+    p.add_argument("--data-root", help="the dataset's own folder (official splits of AFEW, DFEW, UCF-101)")
+    p.set_defaults(func=_cv)
+
+    p = sub.add_parser("evaluate", help="score a trained model (OUT/model.keras of train) on a cache or prepared "
+                                        "folder")
+    p.add_argument("--model", required=True, help="a .keras model file")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--ids", help="a text file of sample ids to score, one per line (default: all)")
+    p.add_argument("--batch-size", type=int, default=8, dest="batch_size", help="clips per batch (default 8)")
+    _add_data_options(p)
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("reproduce", help="the papers' results tables (synthetic benchmark by default)",
+                       description="Runs each paper's table rows under its protocol and writes OUT/reproduce.md "
+                                   "beside the papers' numbers. Without --dataset: the built-in synthetic benchmark "
+                                   "end to end (numbers not comparable with the papers').")
+    p.add_argument("--paper", default="all", help="ast, stcam, ecnn_fsa, ceflnet, stanet or all (default)")
+    p.add_argument("--dataset", default="synthetic", help="synthetic (default) or a dataset adapter name")
+    p.add_argument("--data-root", help="the dataset's own folder (official splits of AFEW, DFEW, UCF-101)")
+    p.add_argument("--features", help="real datasets: the feature cache (keras-fer extract) the rows read")
+    p.add_argument("--quick", action="store_true", help="each paper's full model, one fold, fewer epochs (CI)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--epochs", type=int, help="epochs of every row (default: each plan's or paper recipe's)")
+    p.add_argument("--verbose", action="store_true", help="progress bars")
+    p.add_argument("--out", required=True, help="output folder (a rerun resumes)")
+    p.set_defaults(func=_reproduce)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-fer", description=__doc__)
     from keras_fer import __version__
@@ -207,6 +405,7 @@ def build_parser():
     p.set_defaults(func=_list_models)
     _add_prepare(sub)
     _add_extract(sub)
+    _add_training(sub)
     return parser
 
 

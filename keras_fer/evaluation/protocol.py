@@ -44,7 +44,7 @@ from keras_fer.evaluation import metrics, splits
 from keras_fer.training import recipes as paper_recipes
 from keras_fer.training import train
 
-__all__ = ["cross_validate", "predict_once", "run_fold", "write_json"]
+__all__ = ["cross_validate", "evaluate", "predict_once", "run_fold", "train_model", "write_json"]
 
 RESULT = "result.json"
 SUMMARY_METRICS = ("accuracy", "uar", "macro_f1")
@@ -91,13 +91,68 @@ def _resolve_recipe(recipe, model_name):
     return paper_recipes.get_recipe(recipe) if isinstance(recipe, str) else recipe
 
 
-def _save_figures(out_dir, report, history, best_epoch, title):
+def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor, patience,
+         verbose, tensorboard):
+    """Build ``model`` with ``recipe``, fit it on the fold's training side, select on its validation side."""
+    if not fold.validation_ids:
+        fold = splits.validation_split(source.rows, fold, size=validation_size, seed=seed, by=validation_by)
+    train_ids, validation_ids = list(fold.train_ids), list(fold.validation_ids)
+    batch_size = recipe.batch_size
+    train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed)
+    validation_data = source.dataset(validation_ids, training=False, batch_size=batch_size)
+    kwargs = dict(model_kwargs or {})
+    if source.input == "features" and "feature_shape" not in kwargs:
+        kwargs["feature_shape"] = tuple(train_data.element_spec[0].shape[1:])  # (T, ...); T None without a sampler
+    keras.utils.set_random_seed(seed)
+    network = paper_recipes.build_model(recipe, len(source.class_names), math.ceil(len(train_ids) / batch_size),
+                                        model=model, input=source.input, **kwargs)
+    fitted = train.fit(network, train_data, validation_data, epochs=recipe.epochs, out_dir=out_dir, monitor=monitor,
+                       patience=patience, tensorboard=tensorboard, verbose=verbose)
+    return network, fitted, fold
+
+
+def evaluate(network, source, ids, out_dir, *, batch_size=8, title="", figures=True, extra=None):
+    """Predict the samples ``ids`` of ``source`` once; write ``result.json``, ``predictions.csv`` and the PNG.
+
+    Args:
+        network: a trained model (logits out).
+        source: a :mod:`keras_fer.data.sources` source.
+        ids: the sample ids (None: all).
+        out_dir: output folder.
+        batch_size: clips per batch.
+        title: the confusion matrix's title.
+        figures: write ``confusion_matrix.png``.
+        extra: entries added to the report.
+
+    Returns:
+        The :func:`~keras_fer.evaluation.metrics.classification_report` with ``extra``.
+    """
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    ids = [row["id"] for row in source.rows] if ids is None else list(ids)
+    labels, logits = predict_once(network, source.dataset(ids, training=False, batch_size=batch_size))
+    predicted = logits.argmax(axis=-1)
+    report = metrics.classification_report(labels, predicted, len(source.class_names), source.class_names)
+    report.update(extra or {})
+    probabilities = _softmax(logits)
+    _write_csv(os.path.join(out_dir, "predictions.csv"),
+               ["id", "label", "predicted"] + [f"p_{name}" for name in source.class_names],
+               [[sample_id, source.class_names[int(y)], source.class_names[int(p)]] + [f"{v:.6f}" for v in row]
+                for sample_id, y, p, row in zip(ids, labels, predicted, probabilities)])
+    if figures:
+        from keras_fer import viz
+
+        viz.confusion_matrix_figure(np.asarray(report["confusion_matrix"]), report["class_names"], normalise=True,
+                                    title=title, path=os.path.join(out_dir, "confusion_matrix.png"))
+    write_json(os.path.join(out_dir, RESULT), report)
+    return report
+
+
+def _curves(out_dir, fitted, title):
     from keras_fer import viz
 
-    viz.confusion_matrix_figure(np.asarray(report["confusion_matrix"]), report["class_names"], normalise=True,
-                                title=title, path=os.path.join(out_dir, "confusion_matrix.png"))
-    if history:
-        viz.training_curves_figure(history, best_epoch=best_epoch, title=title,
+    if fitted.history:
+        viz.training_curves_figure(fitted.history, best_epoch=fitted.best_epoch, title=title,
                                    path=os.path.join(out_dir, "training_curves.png"))
 
 
@@ -132,37 +187,44 @@ def run_fold(source, model, fold, *, out_dir, recipe=None, validation_size=0.1, 
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()
-    if not fold.validation_ids:
-        fold = splits.validation_split(source.rows, fold, size=validation_size, seed=seed, by=validation_by)
-    train_ids, validation_ids = list(fold.train_ids), list(fold.validation_ids)
-    batch_size = recipe.batch_size
-    train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed)
-    validation_data = source.dataset(validation_ids, training=False, batch_size=batch_size)
-    kwargs = dict(model_kwargs or {})
-    if source.input == "features" and "feature_shape" not in kwargs:
-        kwargs["feature_shape"] = tuple(int(n) for n in train_data.element_spec[0].shape[1:])
-    keras.utils.set_random_seed(seed)
-    network = paper_recipes.build_model(recipe, len(source.class_names), math.ceil(len(train_ids) / batch_size),
-                                        model=model, input=source.input, **kwargs)
-    fitted = train.fit(network, train_data, validation_data, epochs=recipe.epochs, out_dir=out_dir, monitor=monitor,
-                       patience=patience, tensorboard=tensorboard, verbose=verbose)
-
-    test_data = source.dataset(list(fold.test_ids), training=False, batch_size=batch_size)
-    labels, logits = predict_once(network, test_data)
-    predicted = logits.argmax(axis=-1)
-    report = metrics.classification_report(labels, predicted, len(source.class_names), source.class_names)
-    report.update(fold=fold.name, model=model, best_epoch=fitted.best_epoch, epochs_run=fitted.epochs_run,
-                  monitor=fitted.monitor, n_train=len(train_ids), n_validation=len(validation_ids),
-                  seconds=round(time.perf_counter() - started, 1))
-    probabilities = _softmax(logits)
-    _write_csv(os.path.join(out_dir, "predictions.csv"),
-               ["id", "label", "predicted"] + [f"p_{name}" for name in source.class_names],
-               [[sample_id, source.class_names[int(y)], source.class_names[int(p)]] + [f"{v:.6f}" for v in row]
-                for sample_id, y, p, row in zip(fold.test_ids, labels, predicted, probabilities)])
+    network, fitted, fold = _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, seed,
+                                 model_kwargs, monitor, patience, verbose, tensorboard)
     if figures:
-        _save_figures(out_dir, report, fitted.history, fitted.best_epoch, f"{model} {fold.name}")
+        _curves(out_dir, fitted, f"{model} {fold.name}")
+    extra = dict(fold=fold.name, model=model, best_epoch=fitted.best_epoch, epochs_run=fitted.epochs_run,
+                 monitor=fitted.monitor, n_train=len(fold.train_ids), n_validation=len(fold.validation_ids))
+    report = evaluate(network, source, fold.test_ids, out_dir, batch_size=recipe.batch_size,
+                      title=f"{model} {fold.name}", figures=figures, extra=extra)
+    report["seconds"] = round(time.perf_counter() - started, 1)
     write_json(os.path.join(out_dir, RESULT), report)
     return report
+
+
+def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, validation_by="subject", seed=0,
+                model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True, figures=True):
+    """``keras-fer train``: fit on every sample of ``source`` but the carved validation ones; save ``model.keras``.
+
+    The arguments are :func:`run_fold`'s. Writes ``model.keras`` (the selected epoch's weights), ``train.json``
+    (recipe, selected epoch, the validation ids) and the training curves beside :func:`~keras_fer.training.train.fit`'s
+    files. Returns the trained model.
+    """
+    recipe = _resolve_recipe(recipe, model)
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    everything = splits.Fold("train", [row["id"] for row in source.rows], [])
+    network, fitted, fold = _fit(source, model, everything, out_dir, recipe, validation_size, validation_by, seed,
+                                 model_kwargs, monitor, patience, verbose, tensorboard)
+    if figures:
+        _curves(out_dir, fitted, model)
+    partial = os.path.join(out_dir, "model.partial.keras")
+    network.save(partial)
+    os.replace(partial, os.path.join(out_dir, "model.keras"))
+    write_json(os.path.join(out_dir, "train.json"), {
+        "model": model, "class_names": list(source.class_names), "data": getattr(source, "path", None),
+        "recipe": {k: v for k, v in vars(recipe).items() if k != "gaps"}, "best_epoch": fitted.best_epoch,
+        "epochs_run": fitted.epochs_run, "monitor": fitted.monitor, "validation_ids": list(fold.validation_ids),
+        "history": fitted.history})
+    return network
 
 
 def _fold_rows(reports):
@@ -181,12 +243,13 @@ def _markdown(header, rows):
 
 def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_size=0.1, validation_by="subject",
                    seed=0, model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True,
-                   figures=True):
+                   figures=True, fold_figures=True):
     """:func:`run_fold` on every fold; mean and std over folds, composite scores; results files in ``out_dir``.
 
     A fold whose ``result.json`` exists is not trained again (rerun after an
     interruption to finish the rest; an interrupted fold resumes from its last
-    finished epoch). The arguments are :func:`run_fold`'s.
+    finished epoch). The arguments are :func:`run_fold`'s; ``figures`` draws
+    the confusion matrix over all folds, ``fold_figures`` each fold's PNGs.
 
     Returns:
         ``{"model", "recipe", "folds": [fold reports], "summary": {metric: {"mean", "std", "per_fold",
@@ -206,7 +269,8 @@ def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_siz
             continue
         reports.append(run_fold(source, model, fold, out_dir=fold_dir, recipe=recipe, validation_size=validation_size,
                                 validation_by=validation_by, seed=seed, model_kwargs=model_kwargs, monitor=monitor,
-                                patience=patience, verbose=verbose, tensorboard=tensorboard, figures=figures))
+                                patience=patience, verbose=verbose, tensorboard=tensorboard,
+                                figures=figures and fold_figures))
     num_classes = len(source.class_names)
     summary = splits.summarise([{m: r[m] for m in SUMMARY_METRICS + ("best_epoch",)} for r in reports])
     counts = np.sum([np.asarray(r["confusion_matrix"]) for r in reports], axis=0)

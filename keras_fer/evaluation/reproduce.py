@@ -1,0 +1,412 @@
+"""``keras-fer reproduce``: run a paper's results-table rows under a protocol and print them beside the paper's numbers.
+
+With ``dataset="synthetic"`` (the default) everything runs from nothing on a
+CPU: the built-in synthetic benchmark is rendered (:mod:`data_prep.synthetic`),
+prepared (``keras-fer prepare``, whole-frame crops), its features extracted
+(``keras-fer extract``), and every row of each paper is cross-validated
+(subject-independent folds, the epoch selected on a validation subject carved
+from the training side, the test subjects predicted once).
+Synthetic numbers are NOT comparable with the papers' numbers (other data,
+a stand-in stem, scaled-down settings); the table prints the papers' numbers
+only to say which row is which.
+
+What the synthetic run changes, per paper (:data:`SYNTHETIC_PLANS`; each is
+said in the table's notes):
+
+- Stem: the papers' pretrained stems (VGGFace, ECNN, ResNet-18) are replaced
+  by the FER2013 mini-Xception that keras-fer ships (128-d per frame), frozen
+  and cached: weights for the papers' stems cannot ship, and random stems give
+  chance-level features (see the models' learning checks).
+- STCAM and AST's small CNN train end to end on 32x32 crops; STANet on
+  optical flow of the synthetic ``micro`` mode at 32x32, with 10 flow fields and
+  narrower filters (its learning check's scale).
+- Epochs, batch sizes and learning rates are scaled to the small data; the
+  rows trained end to end run on the first fold only (CPU time).
+- Rows that need data the synthetic benchmark lacks (68-point landmarks) or
+  differ from another row only inside the replaced stem are listed as
+  skipped, with the reason.
+
+With a real dataset, ``reproduce`` runs the rows on a feature cache that
+``keras-fer prepare``/``extract`` made from the user's copy (see README),
+under the dataset's protocol (:func:`dataset_folds`); rows trained end to
+end are listed as skipped with the command that runs them
+(:func:`end_to_end_reason`).
+
+Example:
+
+>>> results = reproduce("runs/repro", paper="ecnn_fsa", quick=True)   # doctest: +SKIP
+>>> print(open("runs/repro/reproduce.md").read())                     # doctest: +SKIP
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+
+from keras_fer.evaluation import protocol, reported, splits
+
+__all__ = ["PAPERS", "SYNTHETIC_PLANS", "SyntheticPlan", "dataset_folds", "end_to_end_reason", "reproduce",
+           "synthetic_data"]
+
+PAPERS = ("ast", "stcam", "ecnn_fsa", "ceflnet", "stanet")
+STAND_IN_STEM = "fer2013_mini_xception"
+
+#: The synthetic benchmark's size per mode (``data_prep.synthetic.generate_dataset`` arguments).
+SYNTHETIC_DATA = {
+    "macro": dict(mode="macro", n_subjects=6, videos_per_class=3, size=64, n_frames=32),
+    "micro": dict(mode="micro", n_subjects=12, videos_per_class=2, size=96, n_frames=32),
+}
+#: Subject-independent folds of the synthetic protocol, and validation subjects carved from each training side.
+SYNTHETIC_FOLDS, SYNTHETIC_VALIDATION_SUBJECTS = 3, 1
+#: Folds run by the rows trained end to end (STCAM, AST's small CNN, STANet), to fit the run in 15 CPU minutes.
+SYNTHETIC_END_TO_END_FOLDS = 1
+_STEM_ONLY = "differs from another row only inside the ECNN stem, which the synthetic run replaces"
+_ECNN_STEM_ROWS = ("ecnn_fsa_3072_s006", "ecnn_fsa_3072_2fc_s006", "ecnn_lstm2", "ecnn_lstm2_fc1_k5", "ecnn_lstm2_fc2_k5",
+                   "ecnn_lstm2_fc2_k7", "ecnn_nobranch_lstm", "ecnn_nobranch_lstm_3000", "ecnn_nobranch_lstm2",
+                   "ecnn_nobranch_lstm2_3000", "ecnn_nobranch_lstm2_2048_1024")
+
+
+def end_to_end_reason(model):
+    """Why ``model`` cannot run on a cache of per-frame stem features (None when it can)."""
+    if model.startswith("stcam"):
+        return "3D network trained end to end (its stem is not cached): keras-fer cv --data PREPARED/"
+    if model.startswith("stanet"):
+        return ("reads optical flow: cross-validate an ArraySource of flow (keras_fer.data.sources) with "
+                "keras_fer.evaluation.protocol.cross_validate")
+    if model.startswith("ast_cnn"):
+        return "small CNN trained end to end: keras-fer cv --data PREPARED/"
+    if model.startswith("ast_landmarks"):
+        return "reads 68-point landmarks (data_prep.landmarks), not stem features"
+    if model in _ECNN_STEM_ROWS:
+        return "its ECNN stem variant is trained end to end: keras-fer cv --data PREPARED/"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticPlan:
+    """How one paper's rows run on the synthetic benchmark.
+
+    Args:
+        mode: ``"macro"`` or ``"micro"`` (:data:`SYNTHETIC_DATA`).
+        source: ``"features"`` (the stand-in stem's cache), ``"frames"`` (prepared crops) or ``"flow"``.
+        sampler: the paper's sampler name, drawn by the readers.
+        recipe: overrides of the paper's recipe (epochs, batch size, learning rate, ...).
+        quick_epochs: epochs with ``quick=True``.
+        model_kwargs: model arguments (sizes) for end-to-end rows.
+        frames_rows: rows that train end to end on crops even though the plan reads features.
+        frames_kwargs: their model arguments (``frame_size`` sets the crops' size too).
+        frames_epochs: their epochs (None: the plan's).
+        skip: row -> reason it does not run on synthetic data.
+        row_kwargs: row -> model arguments scaled to the stand-in features.
+        note: one line for the table.
+    """
+
+    mode: str
+    source: str
+    sampler: str
+    recipe: dict
+    quick_epochs: int
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    frames_rows: tuple = ()
+    frames_kwargs: dict = dataclasses.field(default_factory=dict)
+    frames_epochs: object = None
+    skip: dict = dataclasses.field(default_factory=dict)
+    row_kwargs: dict = dataclasses.field(default_factory=dict)
+    note: str = ""
+
+
+SYNTHETIC_PLANS = {
+    "ast": SyntheticPlan(
+        mode="macro", source="features", sampler="ast", recipe=dict(epochs=20, batch_size=8), quick_epochs=10,
+        frames_rows=("ast_cnn", "ast_cnn_lstm"), frames_kwargs=dict(num_frames=20, frame_size=32), frames_epochs=10,
+        skip={"ast_landmarks": "needs 68-point landmarks, which the synthetic faces do not have",
+              "ast_landmarks_lstm": "needs 68-point landmarks, which the synthetic faces do not have"},
+        note="stand-in stem features (20 x 128) instead of VGGFace pool5; Adam 1e-3, 20 epochs, batch 8; the small CNN "
+             "rows end to end at 32x32, 10 epochs, first fold"),
+    "stcam": SyntheticPlan(
+        mode="macro", source="frames", sampler="stcam", quick_epochs=1,
+        recipe=dict(epochs=1, batch_size=8, learning_rate=0.01, weight_decay=0.0),
+        model_kwargs=dict(num_frames=7, frame_size=32, bn_momentum=0.9),
+        note="end to end from scratch at 32x32 (paper: 224, Kinetics pre-training), 1 epoch on the first fold, SGD "
+             "0.01 without weight decay: a run of the pipeline, far too short to learn (STCAM's learning check is "
+             "missing, see README)"),
+    "ecnn_fsa": SyntheticPlan(
+        mode="macro", source="features", sampler="ecnn_fsa", recipe=dict(epochs=20, batch_size=8, learning_rate=0.03),
+        quick_epochs=15,
+        skip={name: _STEM_ONLY for name in _ECNN_STEM_ROWS}, row_kwargs={"ecnn_lstm": {"lstm_units": (128,)}},
+        note="stand-in stem features (5 x 128) instead of the 2048-d ECNN, so the LSTM has 128 units (as wide "
+             "as its input, like the paper's 2048); SGD momentum 0.9, lr 0.03, 20 epochs, batch 8"),
+    "ceflnet": SyntheticPlan(
+        mode="macro", source="features", sampler="ceflnet", recipe=dict(epochs=20, batch_size=8, learning_rate=1e-3),
+        quick_epochs=15,
+        note="stand-in stem features (7 x 5 x 128) instead of ResNet-18; Adam 1e-3 with cosine and 5 warm-up "
+             "epochs, 20 epochs, batch 8"),
+    "stanet": SyntheticPlan(
+        mode="micro", source="flow", sampler="stanet", quick_epochs=10,
+        recipe=dict(epochs=20, batch_size=8, learning_rate=3e-3, weight_decay=0.0),
+        model_kwargs=dict(frame_size=(32, 32), filters=(8, 16, 32), feature_shape=(10, 32)),
+        note="Farneback flow of the onset..offset window, 10 fields at 32x32 (paper: 20 at 192, FlowNet 2.0), "
+             "filters 8-16-32, Adam 3e-3, 20 epochs, horizontal flips, first fold"),
+}
+
+
+def _check_paper(paper):
+    if paper == "all":
+        return PAPERS
+    if paper not in PAPERS:
+        raise ValueError(f"`paper` must be 'all' or one of {PAPERS}; received paper={paper!r}")
+    return (paper,)
+
+
+def synthetic_data(root, mode, seed=0, progress=False):
+    """Render, prepare and (macro) extract the synthetic benchmark of ``mode`` under ``root``; returns the folders.
+
+    Returns ``{"prepared": DIR, "cache": DIR or None}``; a rerun reuses what is there.
+    """
+    from data_prep import synthetic
+    from data_prep.prepare import PrepareOptions, dataset_samples, prepare
+    from keras_fer.data import cache
+
+    settings = SYNTHETIC_DATA[mode]
+    videos, prepared = os.path.join(root, "videos"), os.path.join(root, "prepared")
+    if not os.path.isfile(os.path.join(videos, "synthetic.json")):
+        synthetic.generate_dataset(videos, seed=seed, **settings)
+    if not os.path.isfile(os.path.join(prepared, "manifest.csv")):
+        options = PrepareOptions(detector="full_frame", size=settings["size"])
+        prepare(videos, prepared, options, progress=progress, samples=dataset_samples("synthetic", videos))
+    folders = {"prepared": prepared, "cache": None}
+    if mode == "macro":
+        folders["cache"] = os.path.join(root, f"features_{STAND_IN_STEM}")
+        cache.extract(prepared, folders["cache"], stem=STAND_IN_STEM, sampler=None, batch_size=256,
+                      progress=progress)
+    return folders
+
+
+def _flow_source(prepared, num_flows=10, size=32, bound=0.5):
+    """STANet's input for every prepared sample: flow of the onset..offset window (its learning check's recipe)."""
+    import cv2
+    import tensorflow as tf
+
+    from data_prep import flow, manifest
+    from data_prep.sampling import interpolate_frames, sample
+    from keras_fer.data import cache
+    from keras_fer.data.sources import ArraySource
+
+    rows = {row["id"]: row for row in manifest.read_csv(os.path.join(prepared, "manifest.csv"))}
+    samples = cache.prepared_samples(prepared, sampler=None)
+    classes = sorted({s.label for s in samples})
+    clips = []
+    for s in samples:
+        onset, offset = int(rows[s.id]["onset"]), int(rows[s.id]["offset"])
+        video = np.stack([cv2.imread(os.path.join(s.crops_dir, f"{frame:06d}.jpg"))[..., ::-1]
+                          for frame in s.source_frames])
+        positions = onset + sample("stanet", offset - onset + 1, num_frames=num_flows + 1)
+        frames = interpolate_frames(video, positions)
+        fields = np.stack(list(flow.flow_sequence(frames, method="farneback")))  # (T, H, W, 2) pixels
+        scale = size / video.shape[1]
+        fields = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in fields]) * scale
+        clips.append(flow.normalize_flow(fields, bound=bound))
+
+    def mirror(x, y):  # horizontal flip: the image mirrors and dx changes sign
+        flipped = tf.reverse(x, axis=[3]) * tf.constant([-1.0, 1.0])
+        keep = tf.random.uniform(tf.shape(x)[:1]) < 0.5
+        return tf.where(keep[:, None, None, None, None], x, flipped), y
+
+    return ArraySource(np.stack(clips).astype("float32"), [classes.index(s.label) for s in samples],
+                       [s.id for s in samples], [s.subject for s in samples], classes, input="frames",
+                       augment=mirror)
+
+
+def _rows(paper, quick):
+    from keras_fer.models import list_models
+    from keras_fer.training.recipes import get_recipe
+
+    return [get_recipe(paper).model] if quick else list_models(paper)
+
+
+def _format(summary, metric):
+    entry = summary.get(metric)
+    if not entry:
+        return ""
+    return f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f}"
+
+
+def _reported_text(model, dataset):
+    """The paper's numbers for ``model``: on ``dataset``, or on every dataset for a synthetic run."""
+    entries = reported.reported(model, None if dataset == "synthetic" else dataset)
+    return "; ".join(f"{e.dataset} {e.metric} {e.value:g}" for e in entries) or "none on this dataset"
+
+
+def _markdown(results, dataset):
+    lines = []
+    for paper, block in results["papers"].items():
+        lines.append(f"### {paper} ({block['seconds']:.0f} s)\n")
+        if block.get("note"):
+            lines.append(f"{block['note']}.\n")
+        lines.append("| model | paper table row | accuracy % (mean ± std) | UAR % | folds x epochs | paper reports (%) |")
+        lines.append("|---|---|---|---|---|---|")
+        for row in block["rows"]:
+            if row.get("skipped"):
+                ours, uar, folds = f"skipped: {row['skipped']}", "", ""
+            else:
+                ours, uar = _format(row["summary"], "accuracy"), _format(row["summary"], "uar")
+                folds = f"{row['n_folds']} x {row['epochs']}"
+            lines.append(f"| `{row['model']}` | {row['reproduces']} | {ours} | {uar} | {folds} | {row['reported']} |")
+        lines.append("")
+    header = (f"keras-fer reproduce on {dataset}: {results['seconds']:.0f} s"
+              + (", quick" if results["quick"] else "") + ".\n")
+    if dataset == "synthetic":
+        header += ("Synthetic numbers are not comparable with the papers' numbers: other data, a stand-in stem and "
+                   f"scaled-down training. Chance is {100 / 6:.1f} % (macro, 6 classes) and {100 / 3:.1f} % "
+                   "(micro, 3 classes: STANet).\n")
+    return header + "\n" + "\n".join(lines)
+
+
+def dataset_folds(dataset, rows, data_root=None, seed=0):
+    """The protocol's folds of ``dataset`` (the papers' protocols; see :mod:`keras_fer.evaluation.splits`).
+
+    Official splits for AFEW, DFEW and UCF-101 (read from ``data_root``, the dataset's own folder),
+    leave-one-subject-out for the micro-expression sets (CASME I/II, SMIC), subject-independent 10-fold in
+    ascending subject order otherwise (CK+, Oulu-CASIA, MMI, BU-3DFE).
+    """
+    if dataset in ("afew", "dfew", "ucf101"):
+        if data_root is None:
+            raise ValueError(f"{dataset}: its official splits are read from the dataset's folder; give --data-root")
+        folds = splits.official_splits(dataset, data_root)
+        ids = {row["id"] for row in rows}
+        return [splits.Fold(f.name, [i for i in f.train_ids if i in ids], [i for i in f.test_ids if i in ids])
+                for f in folds]
+    if dataset in ("casme1", "casme2", "smic"):
+        return splits.leave_one_subject_out(rows)
+    return splits.subject_kfold(rows, k=10, order="ckplus", seed=seed)
+
+
+def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, validation_by, tensorboard, seed):
+    return protocol.cross_validate(source, model, folds, out_dir=out_dir, recipe=recipe, seed=seed,
+                                   validation_size=SYNTHETIC_VALIDATION_SUBJECTS if validation_by == "subject"
+                                   else 0.1, validation_by=validation_by, model_kwargs=model_kwargs,
+                                   verbose=verbose, tensorboard=tensorboard, figures=True,
+                                   fold_figures=False)
+
+
+def _synthetic_row(plan, model, folders, data, recipe, quick, epochs):
+    """(source, folds, recipe, model arguments, validation grouping) of a synthetic row, or why it is skipped."""
+    from keras_fer.data.sources import FeatureSource, FrameSource
+
+    if model in plan.skip:
+        return plan.skip[model]
+    model_kwargs = {}
+    if plan.source == "flow":
+        if "flow" not in data:
+            data["flow"] = _flow_source(folders["prepared"])
+        source, model_kwargs = data["flow"], dict(plan.model_kwargs)
+    elif plan.source == "frames":
+        source = FrameSource(folders["prepared"], sampler=plan.sampler, image_size=plan.model_kwargs["frame_size"])
+        model_kwargs = dict(plan.model_kwargs)
+    elif model in plan.frames_rows:
+        source = FrameSource(folders["prepared"], sampler=plan.sampler, image_size=plan.frames_kwargs["frame_size"])
+        model_kwargs = dict(plan.frames_kwargs)
+        if plan.frames_epochs and epochs is None and not quick:
+            recipe = dataclasses.replace(recipe, epochs=plan.frames_epochs)
+    else:
+        source = FeatureSource(folders["cache"], sampler=plan.sampler)
+        model_kwargs = dict(plan.row_kwargs.get(model, {}))
+    folds = splits.subject_kfold(source.rows, k=SYNTHETIC_FOLDS, order="ckplus")
+    if quick or source.input == "frames":
+        folds = folds[:1 if quick else SYNTHETIC_END_TO_END_FOLDS]
+    return source, folds, recipe, model_kwargs, "subject"
+
+
+def _real_row(model, features, recipe, dataset, data_root, seed, quick):
+    """(source, folds, recipe, model arguments, validation grouping) of a row on a real cache, or why it is skipped."""
+    from keras_fer.data.sources import open_source
+
+    source = open_source(features, sampler=recipe.sampler)
+    if source.input != "features":
+        raise ValueError(f"{features}: reproduce on a real dataset reads a feature cache (keras-fer extract); train "
+                         "end-to-end rows with keras-fer cv on the prepared folder")
+    reason = end_to_end_reason(model)
+    if reason:
+        return reason
+    folds = dataset_folds(dataset, source.rows, data_root, seed)[:1 if quick else None]
+    return source, folds, recipe, {}, "sample" if dataset in ("afew", "dfew") else "subject"
+
+
+def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, features=None, quick=False, seed=0,
+              epochs=None, verbose=0, progress=False):
+    """Run the results-table rows of ``paper`` (or all five) and write ``reproduce.md``/``reproduce.json``.
+
+    Args:
+        out_dir: output folder (a rerun resumes: finished folds are read back).
+        paper: a paper name or ``"all"``.
+        dataset: ``"synthetic"`` or a dataset adapter name.
+        data_root: with a real dataset: its own folder (for the official splits of AFEW, DFEW, UCF-101).
+        features: with a real dataset: the feature cache (``keras-fer extract``) the rows read.
+        quick: the paper's full model only, on the first fold, with fewer epochs (CI).
+        seed: seed of the data, folds, weights and draws.
+        epochs: None (the plan's or recipe's) or the epochs of every row.
+        verbose: Keras progress bars (0: none).
+        progress: tqdm bars while preparing and extracting.
+
+    Returns:
+        The dict written to ``reproduce.json``.
+    """
+    from keras_fer.models import get_spec
+    from keras_fer.training.recipes import get_recipe
+
+    papers = _check_paper(paper)
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"`epochs` must be None or an int >= 1; received epochs={epochs!r}")
+    if dataset != "synthetic":
+        from data_prep.datasets import ADAPTERS
+
+        if dataset not in ADAPTERS:
+            raise ValueError(f"`dataset` must be 'synthetic' or one of {sorted(ADAPTERS)}; received {dataset!r}")
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    started = time.perf_counter()
+    results = {"dataset": dataset, "quick": quick, "seed": seed, "papers": {}}
+    data = {}
+    for name in papers:
+        paper_started = time.perf_counter()
+        block = {"rows": []}
+        if dataset == "synthetic":
+            plan = SYNTHETIC_PLANS[name]
+            if plan.mode not in data:
+                data[plan.mode] = synthetic_data(os.path.join(out_dir, "data", plan.mode), plan.mode, seed, progress)
+            folders = data[plan.mode]
+            block["note"] = plan.note
+            row_epochs = epochs if epochs is not None else plan.quick_epochs if quick else plan.recipe["epochs"]
+            recipe = get_recipe(name, **{**plan.recipe, "epochs": row_epochs})
+        else:
+            if features is None:
+                raise ValueError("a real dataset needs `features`: the feature cache to read (see README)")
+            plan = None
+            recipe = get_recipe(name) if epochs is None else get_recipe(name, epochs=epochs)
+        for model in _rows(name, quick):
+            spec = get_spec(model)
+            row = {"model": model, "reproduces": spec.reproduces, "reported": _reported_text(model, dataset)}
+            block["rows"].append(row)
+            if plan is not None:
+                setup = _synthetic_row(plan, model, folders, data, recipe, quick, epochs)
+            else:
+                setup = _real_row(model, features, recipe, dataset, data_root, seed, quick)
+            if isinstance(setup, str):
+                row["skipped"] = setup
+                continue
+            source, folds, row_recipe, model_kwargs, by = setup
+            summary = _run_row(source, model, folds, os.path.join(out_dir, name, model), row_recipe, model_kwargs,
+                               verbose, by, not quick, seed)
+            row.update(summary=summary["summary"], composite=summary["composite"],
+                       n_folds=len(summary["folds"]), epochs=row_recipe.epochs)
+        block["seconds"] = round(time.perf_counter() - paper_started, 1)
+        results["papers"][name] = block
+    results["seconds"] = time.perf_counter() - started
+    protocol.write_json(os.path.join(out_dir, "reproduce.json"), results)
+    text = _markdown(results, dataset)
+    with open(os.path.join(out_dir, "reproduce.md.partial"), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(os.path.join(out_dir, "reproduce.md.partial"), os.path.join(out_dir, "reproduce.md"))
+    return results

@@ -1,0 +1,76 @@
+"""keras-fer reproduce: the protocol per dataset, a real-dataset run on a cache, and the quick synthetic run (slow)."""
+import json
+
+import pytest
+
+from keras_fer import cli
+from keras_fer.evaluation import reproduce
+from keras_fer.models import list_models
+from tests.test_cli_training import tiny_cache  # noqa: F401  (fixture)
+
+
+def _rows(n_subjects=12, per_subject=2):
+    return [{"id": f"v{s}_{k}", "subject": f"S{s:02d}"} for s in range(n_subjects) for k in range(per_subject)]
+
+
+def test_dataset_folds_follow_the_papers_protocols():
+    rows = _rows()
+    assert len(reproduce.dataset_folds("casme2", rows)) == 12  # leave one subject out
+    folds = reproduce.dataset_folds("ckplus", rows)
+    assert len(folds) == 10 and set(folds[0].test_ids) == {"v0_0", "v0_1", "v10_0", "v10_1"}  # ascending, step 10
+    with pytest.raises(ValueError, match="--data-root"):
+        reproduce.dataset_folds("afew", rows)
+
+
+def test_synthetic_plans_cover_every_row():
+    for paper, plan in reproduce.SYNTHETIC_PLANS.items():
+        assert set(plan.skip) <= set(list_models(paper))
+        assert set(plan.frames_rows) <= set(list_models(paper))
+        assert set(plan.row_kwargs) <= set(list_models(paper)) - set(plan.skip)
+        assert len(set(list_models(paper)) - set(plan.skip)) >= 3  # most rows run
+
+
+def test_real_dataset_run_on_a_cache_writes_the_table(tiny_cache, tmp_path):  # noqa: F811
+    results = reproduce.reproduce(tmp_path, paper="ast", dataset="casme2", features=str(tiny_cache), quick=True,
+                                  epochs=2)
+    (row,) = results["papers"]["ast"]["rows"]
+    assert row["model"] == "ast" and row["n_folds"] == 1 and row["epochs"] == 2  # LOSO's first subject
+    assert len(results["papers"]["ast"]["rows"]) == 1
+    text = (tmp_path / "reproduce.md").read_text()
+    assert "| `ast` |" in text and "casme2 accuracy 66.6 |" in text  # the paper's number on this dataset only
+    assert "not comparable" not in text  # that warning is for synthetic runs
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="paper"):
+        reproduce.reproduce(tmp_path, paper="vgg")
+    with pytest.raises(ValueError, match="dataset"):
+        reproduce.reproduce(tmp_path, dataset="imagenet", features=str(tmp_path))
+    with pytest.raises(ValueError, match="features"):
+        reproduce.reproduce(tmp_path, paper="ast", dataset="ckplus")
+
+
+@pytest.mark.slow
+def test_quick_synthetic_run_of_all_five_papers(tmp_path, capsys):
+    """README's main command with --quick: every paper's full model, one fold, end to end from nothing."""
+    assert cli.main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((tmp_path / "reproduce.json").read_text())
+    assert list(results["papers"]) == ["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet"]
+    for paper, block in results["papers"].items():
+        (row,) = block["rows"]
+        accuracy = row["summary"]["accuracy"]["mean"]
+        assert 0.0 <= accuracy <= 1.0 and row["n_folds"] == 1
+        assert f"| `{row['model']}` |" in printed
+    assert "not comparable with the papers' numbers" in printed
+    for paper in results["papers"]:
+        assert (tmp_path / paper / paper / "confusion_matrix.png").is_file()
+    assert (tmp_path / "stanet/stanet/fold_01/history.csv").is_file()
+
+
+def test_real_dataset_rows_that_train_end_to_end_are_listed_with_the_way_to_run_them(tiny_cache, tmp_path):  # noqa: F811,E501
+    results = reproduce.reproduce(tmp_path, paper="stcam", dataset="casme2", features=str(tiny_cache), epochs=1)
+    rows = results["papers"]["stcam"]["rows"]
+    assert len(rows) == 7 and all("keras-fer cv --data PREPARED/" in row["skipped"] for row in rows)
+    assert reproduce.end_to_end_reason("ast") is None and reproduce.end_to_end_reason("ecnn_fsa") is None
+    assert "flow" in reproduce.end_to_end_reason("stanet_sab")
