@@ -303,6 +303,7 @@ def _reproduce(args):
     try:
         reproduce.reproduce(args.out, paper=args.paper, dataset=args.dataset, data_root=args.data_root,
                             features=args.features, quick=args.quick, seed=args.seed, epochs=args.epochs,
+                            workers=args.workers,
                             verbose="auto" if args.verbose else 0, progress=args.verbose)
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"keras-fer reproduce: error: {error}", file=sys.stderr)
@@ -387,6 +388,8 @@ def _add_training(sub):
     p.add_argument("--quick", action="store_true", help="each paper's full model, one fold, fewer epochs (CI)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--epochs", type=int, help="epochs of every row (default: each plan's or paper recipe's)")
+    p.add_argument("--workers", type=int, help="rows trained at once, one process each (default: CPU count, "
+                                               "at most 4)")
     p.add_argument("--verbose", action="store_true", help="progress bars")
     p.add_argument("--out", required=True, help="output folder (a rerun resumes)")
     p.set_defaults(func=_reproduce)

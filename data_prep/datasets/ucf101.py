@@ -1,4 +1,4 @@
-"""UCF-101 (action recognition; the STCAM paper's transfer experiment): class index and the 3 official splits.
+"""UCF-101 (action recognition; AST reports it in table 1): class index and the 3 official splits.
 
 Official layout (``root`` = the folder holding both)::
 

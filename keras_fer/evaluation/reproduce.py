@@ -26,6 +26,9 @@ said in the table's notes):
   differ from another row only inside the replaced stem are listed as
   skipped, with the reason.
 
+Rows train in parallel worker processes (``workers``): the synthetic models
+are small enough that one process keeps only one core busy.
+
 With a real dataset, ``reproduce`` runs the rows on a feature cache that
 ``keras-fer prepare``/``extract`` made from the user's copy (see README),
 under the dataset's protocol (:func:`dataset_folds`); rows trained end to
@@ -39,7 +42,6 @@ Example:
 """
 
 import dataclasses
-import json
 import os
 import time
 
@@ -56,7 +58,7 @@ STAND_IN_STEM = "fer2013_mini_xception"
 #: The synthetic benchmark's size per mode (``data_prep.synthetic.generate_dataset`` arguments).
 SYNTHETIC_DATA = {
     "macro": dict(mode="macro", n_subjects=6, videos_per_class=3, size=64, n_frames=32),
-    "micro": dict(mode="micro", n_subjects=12, videos_per_class=2, size=96, n_frames=32),
+    "micro": dict(mode="micro", n_subjects=24, videos_per_class=2, size=96, n_frames=32),
 }
 #: Subject-independent folds of the synthetic protocol, and validation subjects carved from each training side.
 SYNTHETIC_FOLDS, SYNTHETIC_VALIDATION_SUBJECTS = 3, 1
@@ -140,15 +142,15 @@ SYNTHETIC_PLANS = {
              "as its input, like the paper's 2048); SGD momentum 0.9, lr 0.03, 20 epochs, batch 8"),
     "ceflnet": SyntheticPlan(
         mode="macro", source="features", sampler="ceflnet", recipe=dict(epochs=20, batch_size=8, learning_rate=1e-3),
-        quick_epochs=15,
-        note="stand-in stem features (7 x 5 x 128) instead of ResNet-18; Adam 1e-3 with cosine and 5 warm-up "
-             "epochs, 20 epochs, batch 8"),
+        quick_epochs=15, row_kwargs={"ceflnet_lstm": {"lstm_units": 128}},
+        note="stand-in stem features (7 x 5 x 128) instead of ResNet-18 (the LSTM row: 128 units, as wide as its "
+             "input); Adam 1e-3 with cosine and 5 warm-up epochs, 20 epochs, batch 8"),
     "stanet": SyntheticPlan(
         mode="micro", source="flow", sampler="stanet", quick_epochs=10,
-        recipe=dict(epochs=20, batch_size=8, learning_rate=3e-3, weight_decay=0.0),
+        recipe=dict(epochs=30, batch_size=8, learning_rate=3e-3, weight_decay=0.0),
         model_kwargs=dict(frame_size=(32, 32), filters=(8, 16, 32), feature_shape=(10, 32)),
         note="Farneback flow of the onset..offset window, 10 fields at 32x32 (paper: 20 at 192, FlowNet 2.0), "
-             "filters 8-16-32, Adam 3e-3, 20 epochs, horizontal flips, first fold"),
+             "filters 8-16-32, Adam 3e-3, 30 epochs, horizontal flips, first fold (24 subjects)"),
 }
 
 
@@ -187,7 +189,6 @@ def synthetic_data(root, mode, seed=0, progress=False):
 def _flow_source(prepared, num_flows=10, size=32, bound=0.5):
     """STANet's input for every prepared sample: flow of the onset..offset window (its learning check's recipe)."""
     import cv2
-    import tensorflow as tf
 
     from data_prep import flow, manifest
     from data_prep.sampling import interpolate_frames, sample
@@ -209,14 +210,18 @@ def _flow_source(prepared, num_flows=10, size=32, bound=0.5):
         fields = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in fields]) * scale
         clips.append(flow.normalize_flow(fields, bound=bound))
 
-    def mirror(x, y):  # horizontal flip: the image mirrors and dx changes sign
-        flipped = tf.reverse(x, axis=[3]) * tf.constant([-1.0, 1.0])
-        keep = tf.random.uniform(tf.shape(x)[:1]) < 0.5
-        return tf.where(keep[:, None, None, None, None], x, flipped), y
-
     return ArraySource(np.stack(clips).astype("float32"), [classes.index(s.label) for s in samples],
                        [s.id for s in samples], [s.subject for s in samples], classes, input="frames",
-                       augment=mirror)
+                       augment=mirror_flow)
+
+
+def mirror_flow(x, y):
+    """Training augmentation of a flow batch (B, T, H, W, 2): mirror half the clips left-right; dx changes sign."""
+    import tensorflow as tf
+
+    flipped = tf.reverse(x, axis=[3]) * tf.constant([-1.0, 1.0])
+    keep = tf.random.uniform(tf.shape(x)[:1]) < 0.5
+    return tf.where(keep[:, None, None, None, None], x, flipped), y
 
 
 def _rows(paper, quick):
@@ -242,7 +247,7 @@ def _reported_text(model, dataset):
 def _markdown(results, dataset):
     lines = []
     for paper, block in results["papers"].items():
-        lines.append(f"### {paper} ({block['seconds']:.0f} s)\n")
+        lines.append(f"### {paper} ({block['seconds']:.0f} s of training)\n")
         if block.get("note"):
             lines.append(f"{block['note']}.\n")
         lines.append("| model | paper table row | accuracy % (mean ± std) | UAR % | folds x epochs | paper reports (%) |")
@@ -255,7 +260,7 @@ def _markdown(results, dataset):
                 folds = f"{row['n_folds']} x {row['epochs']}"
             lines.append(f"| `{row['model']}` | {row['reproduces']} | {ours} | {uar} | {folds} | {row['reported']} |")
         lines.append("")
-    header = (f"keras-fer reproduce on {dataset}: {results['seconds']:.0f} s"
+    header = (f"keras-fer reproduce on {dataset}: {results['seconds']:.0f} s with {results['workers']} worker(s)"
               + (", quick" if results["quick"] else "") + ".\n")
     if dataset == "synthetic":
         header += ("Synthetic numbers are not comparable with the papers' numbers: other data, a stand-in stem and "
@@ -291,7 +296,10 @@ def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, valid
                                    fold_figures=False)
 
 
-def _synthetic_row(plan, model, folders, data, recipe, quick, epochs):
+_FLOW_SOURCES = {}  # prepared folder -> its flow ArraySource, computed once per process
+
+
+def _synthetic_row(plan, model, folders, recipe, quick, epochs):
     """(source, folds, recipe, model arguments, validation grouping) of a synthetic row, or why it is skipped."""
     from keras_fer.data.sources import FeatureSource, FrameSource
 
@@ -299,9 +307,9 @@ def _synthetic_row(plan, model, folders, data, recipe, quick, epochs):
         return plan.skip[model]
     model_kwargs = {}
     if plan.source == "flow":
-        if "flow" not in data:
-            data["flow"] = _flow_source(folders["prepared"])
-        source, model_kwargs = data["flow"], dict(plan.model_kwargs)
+        if folders["prepared"] not in _FLOW_SOURCES:
+            _FLOW_SOURCES[folders["prepared"]] = _flow_source(folders["prepared"])
+        source, model_kwargs = _FLOW_SOURCES[folders["prepared"]], dict(plan.model_kwargs)
     elif plan.source == "frames":
         source = FrameSource(folders["prepared"], sampler=plan.sampler, image_size=plan.model_kwargs["frame_size"])
         model_kwargs = dict(plan.model_kwargs)
@@ -334,8 +342,53 @@ def _real_row(model, features, recipe, dataset, data_root, seed, quick):
     return source, folds, recipe, {}, "sample" if dataset in ("afew", "dfew") else "subject"
 
 
+def _paper_recipe(name, dataset, quick, epochs):
+    from keras_fer.training.recipes import get_recipe
+
+    if dataset == "synthetic":
+        plan = SYNTHETIC_PLANS[name]
+        row_epochs = epochs if epochs is not None else plan.quick_epochs if quick else plan.recipe["epochs"]
+        return get_recipe(name, **{**plan.recipe, "epochs": row_epochs})
+    return get_recipe(name) if epochs is None else get_recipe(name, epochs=epochs)
+
+
+def _spec_reproduces(model):
+    from keras_fer.models import get_spec
+
+    return get_spec(model).reproduces
+
+
+def _run_job(job):
+    """One table row (a dict of :func:`reproduce`'s arguments plus ``paper``, ``model``, ``folders``) -> its row."""
+    name, model, dataset = job["paper"], job["model"], job["dataset"]
+    started = time.perf_counter()
+    row = {"model": model, "reproduces": _spec_reproduces(model), "reported": _reported_text(model, dataset)}
+    recipe = _paper_recipe(name, dataset, job["quick"], job["epochs"])
+    if dataset == "synthetic":
+        setup = _synthetic_row(SYNTHETIC_PLANS[name], model, job["folders"], recipe, job["quick"], job["epochs"])
+    else:
+        setup = _real_row(model, job["features"], recipe, dataset, job["data_root"], job["seed"], job["quick"])
+    if isinstance(setup, str):
+        row["skipped"] = setup
+        return row
+    source, folds, recipe, model_kwargs, by = setup
+    summary = _run_row(source, model, folds, os.path.join(job["out_dir"], name, model), recipe, model_kwargs,
+                       job["verbose"], by, not job["quick"], job["seed"])
+    row.update(summary=summary["summary"], composite=summary["composite"], n_folds=len(summary["folds"]),
+               epochs=recipe.epochs, seconds=round(time.perf_counter() - started, 1))
+    return row
+
+
+def _init_worker():
+    """A worker process of :func:`reproduce`: one thread per op, as the processes already share the cores."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, features=None, quick=False, seed=0,
-              epochs=None, verbose=0, progress=False):
+              epochs=None, workers=None, verbose=0, progress=False):
     """Run the results-table rows of ``paper`` (or all five) and write ``reproduce.md``/``reproduce.json``.
 
     Args:
@@ -347,62 +400,70 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
         quick: the paper's full model only, on the first fold, with fewer epochs (CI).
         seed: seed of the data, folds, weights and draws.
         epochs: None (the plan's or recipe's) or the epochs of every row.
+        workers: rows trained at once, each in its own process (None: the CPU count, at most 4; 1: in this
+            process). The small synthetic models leave a core idle, so 2 workers on 2 cores take about half
+            the time. Workers are spawned: a script that calls this needs ``if __name__ == "__main__":``.
         verbose: Keras progress bars (0: none).
         progress: tqdm bars while preparing and extracting.
 
     Returns:
         The dict written to ``reproduce.json``.
     """
-    from keras_fer.models import get_spec
-    from keras_fer.training.recipes import get_recipe
-
     papers = _check_paper(paper)
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"`epochs` must be None or an int >= 1; received epochs={epochs!r}")
+    if workers is None:
+        workers = max(1, min(4, os.cpu_count() or 1))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"`workers` must be None or an int >= 1; received workers={workers!r}")
     if dataset != "synthetic":
         from data_prep.datasets import ADAPTERS
 
         if dataset not in ADAPTERS:
             raise ValueError(f"`dataset` must be 'synthetic' or one of {sorted(ADAPTERS)}; received {dataset!r}")
+        if features is None:
+            raise ValueError("a real dataset needs `features`: the feature cache to read (see README)")
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()
-    results = {"dataset": dataset, "quick": quick, "seed": seed, "papers": {}}
-    data = {}
+    data, jobs = {}, []
     for name in papers:
-        paper_started = time.perf_counter()
-        block = {"rows": []}
+        folders = None
         if dataset == "synthetic":
-            plan = SYNTHETIC_PLANS[name]
-            if plan.mode not in data:
-                data[plan.mode] = synthetic_data(os.path.join(out_dir, "data", plan.mode), plan.mode, seed, progress)
-            folders = data[plan.mode]
-            block["note"] = plan.note
-            row_epochs = epochs if epochs is not None else plan.quick_epochs if quick else plan.recipe["epochs"]
-            recipe = get_recipe(name, **{**plan.recipe, "epochs": row_epochs})
+            mode = SYNTHETIC_PLANS[name].mode
+            if mode not in data:
+                data[mode] = synthetic_data(os.path.join(out_dir, "data", mode), mode, seed, progress)
+            folders = data[mode]
+        jobs += [dict(paper=name, model=model, dataset=dataset, folders=folders, features=features,
+                      data_root=data_root, quick=quick, epochs=epochs, seed=seed, out_dir=out_dir, verbose=verbose)
+                 for model in _rows(name, quick)]
+    skipped = {index: (SYNTHETIC_PLANS[job["paper"]].skip.get(job["model"]) if dataset == "synthetic"
+                       else end_to_end_reason(job["model"])) for index, job in enumerate(jobs)}
+    todo = [job for index, job in enumerate(jobs) if not skipped[index]]
+    if workers == 1 or len(todo) <= 1:
+        done = [_run_job(job) for job in todo]
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), initializer=_init_worker,
+                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = list(pool.map(_run_job, todo))  # in table order, whatever order they finish in
+    done = iter(done)
+    rows = []
+    for index, job in enumerate(jobs):
+        if skipped[index]:
+            rows.append({"model": job["model"], "reproduces": _spec_reproduces(job["model"]),
+                         "reported": _reported_text(job["model"], dataset), "skipped": skipped[index]})
         else:
-            if features is None:
-                raise ValueError("a real dataset needs `features`: the feature cache to read (see README)")
-            plan = None
-            recipe = get_recipe(name) if epochs is None else get_recipe(name, epochs=epochs)
-        for model in _rows(name, quick):
-            spec = get_spec(model)
-            row = {"model": model, "reproduces": spec.reproduces, "reported": _reported_text(model, dataset)}
-            block["rows"].append(row)
-            if plan is not None:
-                setup = _synthetic_row(plan, model, folders, data, recipe, quick, epochs)
-            else:
-                setup = _real_row(model, features, recipe, dataset, data_root, seed, quick)
-            if isinstance(setup, str):
-                row["skipped"] = setup
-                continue
-            source, folds, row_recipe, model_kwargs, by = setup
-            summary = _run_row(source, model, folds, os.path.join(out_dir, name, model), row_recipe, model_kwargs,
-                               verbose, by, not quick, seed)
-            row.update(summary=summary["summary"], composite=summary["composite"],
-                       n_folds=len(summary["folds"]), epochs=row_recipe.epochs)
-        block["seconds"] = round(time.perf_counter() - paper_started, 1)
-        results["papers"][name] = block
+            rows.append(next(done))
+    results = {"dataset": dataset, "quick": quick, "seed": seed, "workers": workers, "papers": {}}
+    for job, row in zip(jobs, rows):
+        block = results["papers"].setdefault(job["paper"], {"rows": [], "seconds": 0.0})
+        if dataset == "synthetic":
+            block["note"] = SYNTHETIC_PLANS[job["paper"]].note
+        block["rows"].append(row)
+        block["seconds"] = round(block["seconds"] + row.get("seconds", 0.0), 1)
     results["seconds"] = time.perf_counter() - started
     protocol.write_json(os.path.join(out_dir, "reproduce.json"), results)
     text = _markdown(results, dataset)

@@ -50,11 +50,18 @@ def test_bad_arguments(tmp_path):
         reproduce.reproduce(tmp_path, paper="ast", dataset="ckplus")
 
 
+# README's reproduce commands, character for character.
+README_COMMANDS = ["keras-fer reproduce --quick --out runs/quick",
+                   "keras-fer reproduce --paper ceflnet --quick --out runs/ceflnet"]
+
+
 @pytest.mark.slow
-def test_quick_synthetic_run_of_all_five_papers(tmp_path, capsys):
+def test_quick_synthetic_run_of_all_five_papers(tmp_path, monkeypatch, capsys):
     """README's main command with --quick: every paper's full model, one fold, end to end from nothing."""
-    assert cli.main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(README_COMMANDS[0].split()[1:]) == 0
     printed = capsys.readouterr().out
+    tmp_path = tmp_path / "runs" / "quick"
     results = json.loads((tmp_path / "reproduce.json").read_text())
     assert list(results["papers"]) == ["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet"]
     for paper, block in results["papers"].items():
@@ -74,3 +81,12 @@ def test_real_dataset_rows_that_train_end_to_end_are_listed_with_the_way_to_run_
     assert len(rows) == 7 and all("keras-fer cv --data PREPARED/" in row["skipped"] for row in rows)
     assert reproduce.end_to_end_reason("ast") is None and reproduce.end_to_end_reason("ecnn_fsa") is None
     assert "flow" in reproduce.end_to_end_reason("stanet_sab")
+
+
+@pytest.mark.slow
+def test_quick_run_of_one_paper(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(README_COMMANDS[1].split()[1:]) == 0
+    results = json.loads((tmp_path / "runs/ceflnet/reproduce.json").read_text())
+    assert list(results["papers"]) == ["ceflnet"] and results["papers"]["ceflnet"]["rows"][0]["model"] == "ceflnet"
+    assert "| `ceflnet` |" in capsys.readouterr().out
