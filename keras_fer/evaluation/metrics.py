@@ -236,10 +236,16 @@ def composite_scores(fold_predictions, num_classes):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise ValueError(f"`fold_predictions`: fold {index} must be a (y_true, y_pred) pair, received {pair!r}")
         counts += confusion_matrix(pair[0], pair[1], num_classes)
+    return composite_from_counts(counts, len(fold_predictions))
+
+
+def composite_from_counts(counts, n_folds):
+    """:func:`composite_scores` from the folds' confusion counts already summed ((C, C), rows = true class)."""
+    counts = np.asarray(counts, dtype=np.int64)
     scores = _scores_from_counts(counts)
     total = int(counts.sum())
     return {"uf1": float(np.nanmean(scores["f1"])), "uar": float(np.nanmean(scores["recall"])),
-            "accuracy": float(np.trace(counts) / total), "n_samples": total, "n_folds": len(fold_predictions),
+            "accuracy": float(np.trace(counts) / total), "n_samples": total, "n_folds": n_folds,
             "confusion_matrix": counts}
 
 

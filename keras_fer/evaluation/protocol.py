@@ -31,7 +31,6 @@ Example:
 >>> results["summary"]["accuracy"]["mean"]                                     # doctest: +SKIP
 """
 
-import csv
 import json
 import math
 import os
@@ -40,32 +39,38 @@ import time
 import keras
 import numpy as np
 
+from data_prep import manifest
 from keras_fer.evaluation import metrics, splits
 from keras_fer.training import recipes as paper_recipes
 from keras_fer.training import train
 
-__all__ = ["cross_validate", "evaluate", "predict_once", "run_fold", "train_model", "write_json"]
+__all__ = ["cross_validate", "evaluate", "predict_once", "run_fold", "train_model", "write_json", "write_text"]
 
 RESULT = "result.json"
 SUMMARY_METRICS = ("accuracy", "uar", "macro_f1")
 
 
+def write_text(path, text):
+    """Write ``text`` to a temporary name beside ``path``, then rename: a reader never sees half a file."""
+    temporary = manifest.temporary_name(path)
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
 def write_json(path, data):
-    """Write JSON to a temporary name, then rename: a reader never sees half a file."""
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
-    os.replace(partial, path)
+    """:func:`write_text` of ``data`` as indented JSON."""
+    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def _write_csv(path, header, rows):
-    partial = f"{path}.partial"
-    with open(partial, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(partial, path)
+    """Rows given as lists, written atomically by :func:`data_prep.manifest.write_csv`."""
+    manifest.write_csv(path, header, [dict(zip(header, row)) for row in rows])
+
+
+def _recipe_record(recipe):
+    """The recipe's fields for a results file (its ``gaps`` prose left out)."""
+    return {key: value for key, value in vars(recipe).items() if key != "gaps"}
 
 
 def predict_once(model, dataset):
@@ -221,7 +226,7 @@ def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, val
     os.replace(partial, os.path.join(out_dir, "model.keras"))
     write_json(os.path.join(out_dir, "train.json"), {
         "model": model, "class_names": list(source.class_names), "data": getattr(source, "path", None),
-        "recipe": {k: v for k, v in vars(recipe).items() if k != "gaps"}, "best_epoch": fitted.best_epoch,
+        "recipe": _recipe_record(recipe), "best_epoch": fitted.best_epoch,
         "epochs_run": fitted.epochs_run, "monitor": fitted.monitor, "validation_ids": list(fold.validation_ids),
         "history": fitted.history})
     return network
@@ -271,16 +276,11 @@ def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_siz
                                 validation_by=validation_by, seed=seed, model_kwargs=model_kwargs, monitor=monitor,
                                 patience=patience, verbose=verbose, tensorboard=tensorboard,
                                 figures=figures and fold_figures))
-    num_classes = len(source.class_names)
     summary = splits.summarise([{m: r[m] for m in SUMMARY_METRICS + ("best_epoch",)} for r in reports])
     counts = np.sum([np.asarray(r["confusion_matrix"]) for r in reports], axis=0)
-    # composite over all folds' predictions (MEGC UF1/UAR): rebuilt from the summed confusion counts
-    y_true = np.repeat(np.arange(num_classes), counts.sum(axis=1))
-    y_pred = np.concatenate([np.repeat(np.arange(num_classes), row) for row in counts])
-    composite = metrics.composite_scores([(y_true, y_pred)], num_classes)
+    composite = metrics.composite_from_counts(counts, len(reports))  # over all folds' predictions (MEGC UF1/UAR)
     composite["confusion_matrix"] = composite["confusion_matrix"].tolist()
-    composite["n_folds"] = len(reports)
-    results = {"model": model, "recipe": {k: v for k, v in vars(recipe).items() if k != "gaps"},
+    results = {"model": model, "recipe": _recipe_record(recipe),
                "class_names": list(source.class_names), "folds": reports, "summary": summary,
                "composite": composite}
     write_json(os.path.join(out_dir, "results.json"), results)
@@ -291,10 +291,8 @@ def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_siz
     std = ["std", ""] + [f"{summary[m]['std']:.4f}" for m in SUMMARY_METRICS] + [
         f"{summary['best_epoch']['std']:.1f}", ""]
     _write_csv(os.path.join(out_dir, "results.csv"), header, rows + [mean, std])
-    with open(os.path.join(out_dir, "results.md.partial"), "w", encoding="utf-8") as handle:
-        handle.write(f"{model}: {len(reports)} fold(s), epoch selected on validation subjects\n\n")
-        handle.write(_markdown(header, rows + [mean, std]))
-    os.replace(os.path.join(out_dir, "results.md.partial"), os.path.join(out_dir, "results.md"))
+    write_text(os.path.join(out_dir, "results.md"), f"{model}: {len(reports)} fold(s), epoch selected on validation "
+               f"subjects\n\n" + _markdown(header, rows + [mean, std]))
     if figures:
         from keras_fer import viz
 

@@ -48,6 +48,8 @@ import time
 import numpy as np
 
 from keras_fer.evaluation import protocol, reported, splits
+from keras_fer.models.registry import get_spec, list_models
+from keras_fer.training.recipes import get_recipe
 
 __all__ = ["PAPERS", "SYNTHETIC_PLANS", "SyntheticPlan", "dataset_folds", "end_to_end_reason", "reproduce",
            "synthetic_data"]
@@ -201,8 +203,8 @@ def _flow_source(prepared, num_flows=10, size=32, bound=0.5):
     clips = []
     for s in samples:
         onset, offset = int(rows[s.id]["onset"]), int(rows[s.id]["offset"])
-        video = np.stack([cv2.imread(os.path.join(s.crops_dir, f"{frame:06d}.jpg"))[..., ::-1]
-                          for frame in s.source_frames])
+        video = cache._load_frames([os.path.join(s.crops_dir, f"{frame:06d}.jpg") for frame in s.source_frames],
+                                   None)
         positions = onset + sample("stanet", offset - onset + 1, num_frames=num_flows + 1)
         frames = interpolate_frames(video, positions)
         fields = np.stack(list(flow.flow_sequence(frames, method="farneback")))  # (T, H, W, 2) pixels
@@ -225,9 +227,6 @@ def mirror_flow(x, y):
 
 
 def _rows(paper, quick):
-    from keras_fer.models import list_models
-    from keras_fer.training.recipes import get_recipe
-
     return [get_recipe(paper).model] if quick else list_models(paper)
 
 
@@ -300,11 +299,9 @@ _FLOW_SOURCES = {}  # prepared folder -> its flow ArraySource, computed once per
 
 
 def _synthetic_row(plan, model, folders, recipe, quick, epochs):
-    """(source, folds, recipe, model arguments, validation grouping) of a synthetic row, or why it is skipped."""
+    """(source, folds, recipe, model arguments, validation grouping) of a synthetic row that runs."""
     from keras_fer.data.sources import FeatureSource, FrameSource
 
-    if model in plan.skip:
-        return plan.skip[model]
     model_kwargs = {}
     if plan.source == "flow":
         if folders["prepared"] not in _FLOW_SOURCES:
@@ -328,23 +325,18 @@ def _synthetic_row(plan, model, folders, recipe, quick, epochs):
 
 
 def _real_row(model, features, recipe, dataset, data_root, seed, quick):
-    """(source, folds, recipe, model arguments, validation grouping) of a row on a real cache, or why it is skipped."""
+    """(source, folds, recipe, model arguments, validation grouping) of a row on a real cache that runs."""
     from keras_fer.data.sources import open_source
 
     source = open_source(features, sampler=recipe.sampler)
     if source.input != "features":
         raise ValueError(f"{features}: reproduce on a real dataset reads a feature cache (keras-fer extract); train "
                          "end-to-end rows with keras-fer cv on the prepared folder")
-    reason = end_to_end_reason(model)
-    if reason:
-        return reason
     folds = dataset_folds(dataset, source.rows, data_root, seed)[:1 if quick else None]
     return source, folds, recipe, {}, "sample" if dataset in ("afew", "dfew") else "subject"
 
 
 def _paper_recipe(name, dataset, quick, epochs):
-    from keras_fer.training.recipes import get_recipe
-
     if dataset == "synthetic":
         plan = SYNTHETIC_PLANS[name]
         row_epochs = epochs if epochs is not None else plan.quick_epochs if quick else plan.recipe["epochs"]
@@ -352,25 +344,27 @@ def _paper_recipe(name, dataset, quick, epochs):
     return get_recipe(name) if epochs is None else get_recipe(name, epochs=epochs)
 
 
-def _spec_reproduces(model):
-    from keras_fer.models import get_spec
+def _row_header(model, dataset):
+    return {"model": model, "reproduces": get_spec(model).reproduces, "reported": _reported_text(model, dataset)}
 
-    return get_spec(model).reproduces
+
+def _skip_reason(job):
+    """Why a row does not run (None when it does): the synthetic plan's reason, or an end-to-end row on a cache."""
+    if job["dataset"] == "synthetic":
+        return SYNTHETIC_PLANS[job["paper"]].skip.get(job["model"])
+    return end_to_end_reason(job["model"])
 
 
 def _run_job(job):
     """One table row (a dict of :func:`reproduce`'s arguments plus ``paper``, ``model``, ``folders``) -> its row."""
     name, model, dataset = job["paper"], job["model"], job["dataset"]
     started = time.perf_counter()
-    row = {"model": model, "reproduces": _spec_reproduces(model), "reported": _reported_text(model, dataset)}
+    row = _row_header(model, dataset)
     recipe = _paper_recipe(name, dataset, job["quick"], job["epochs"])
     if dataset == "synthetic":
         setup = _synthetic_row(SYNTHETIC_PLANS[name], model, job["folders"], recipe, job["quick"], job["epochs"])
     else:
         setup = _real_row(model, job["features"], recipe, dataset, job["data_root"], job["seed"], job["quick"])
-    if isinstance(setup, str):
-        row["skipped"] = setup
-        return row
     source, folds, recipe, model_kwargs, by = setup
     summary = _run_row(source, model, folds, os.path.join(job["out_dir"], name, model), recipe, model_kwargs,
                        job["verbose"], by, not job["quick"], job["seed"])
@@ -437,8 +431,7 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
         jobs += [dict(paper=name, model=model, dataset=dataset, folders=folders, features=features,
                       data_root=data_root, quick=quick, epochs=epochs, seed=seed, out_dir=out_dir, verbose=verbose)
                  for model in _rows(name, quick)]
-    skipped = {index: (SYNTHETIC_PLANS[job["paper"]].skip.get(job["model"]) if dataset == "synthetic"
-                       else end_to_end_reason(job["model"])) for index, job in enumerate(jobs)}
+    skipped = {index: _skip_reason(job) for index, job in enumerate(jobs)}
     todo = [job for index, job in enumerate(jobs) if not skipped[index]]
     if workers == 1 or len(todo) <= 1:
         done = [_run_job(job) for job in todo]
@@ -453,8 +446,7 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
     rows = []
     for index, job in enumerate(jobs):
         if skipped[index]:
-            rows.append({"model": job["model"], "reproduces": _spec_reproduces(job["model"]),
-                         "reported": _reported_text(job["model"], dataset), "skipped": skipped[index]})
+            rows.append({**_row_header(job["model"], dataset), "skipped": skipped[index]})
         else:
             rows.append(next(done))
     results = {"dataset": dataset, "quick": quick, "seed": seed, "workers": workers, "papers": {}}
@@ -466,8 +458,5 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
         block["seconds"] = round(block["seconds"] + row.get("seconds", 0.0), 1)
     results["seconds"] = time.perf_counter() - started
     protocol.write_json(os.path.join(out_dir, "reproduce.json"), results)
-    text = _markdown(results, dataset)
-    with open(os.path.join(out_dir, "reproduce.md.partial"), "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(os.path.join(out_dir, "reproduce.md.partial"), os.path.join(out_dir, "reproduce.md"))
+    protocol.write_text(os.path.join(out_dir, "reproduce.md"), _markdown(results, dataset))
     return results
