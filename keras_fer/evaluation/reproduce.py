@@ -287,10 +287,11 @@ def dataset_folds(dataset, rows, data_root=None, seed=0):
     return splits.subject_kfold(rows, k=10, order="ckplus", seed=seed)
 
 
-def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, validation_by, tensorboard, seed):
+def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, validation, tensorboard, seed):
+    validation_size, validation_by = validation
     return protocol.cross_validate(source, model, folds, out_dir=out_dir, recipe=recipe, seed=seed,
-                                   validation_size=SYNTHETIC_VALIDATION_SUBJECTS if validation_by == "subject"
-                                   else 0.1, validation_by=validation_by, model_kwargs=model_kwargs,
+                                   validation_size=validation_size, validation_by=validation_by,
+                                   model_kwargs=model_kwargs,
                                    verbose=verbose, tensorboard=tensorboard, figures=True,
                                    fold_figures=False)
 
@@ -299,7 +300,7 @@ _FLOW_SOURCES = {}  # prepared folder -> its flow ArraySource, computed once per
 
 
 def _synthetic_row(plan, model, folders, recipe, quick, epochs):
-    """(source, folds, recipe, model arguments, validation grouping) of a synthetic row that runs."""
+    """(source, folds, recipe, model arguments, (validation size, grouping)) of a synthetic row that runs."""
     from keras_fer.data.sources import FeatureSource, FrameSource
 
     model_kwargs = {}
@@ -321,11 +322,11 @@ def _synthetic_row(plan, model, folders, recipe, quick, epochs):
     folds = splits.subject_kfold(source.rows, k=SYNTHETIC_FOLDS, order="ckplus")
     if quick or source.input == "frames":
         folds = folds[:1 if quick else SYNTHETIC_END_TO_END_FOLDS]
-    return source, folds, recipe, model_kwargs, "subject"
+    return source, folds, recipe, model_kwargs, (SYNTHETIC_VALIDATION_SUBJECTS, "subject")
 
 
 def _real_row(model, features, recipe, dataset, data_root, seed, quick):
-    """(source, folds, recipe, model arguments, validation grouping) of a row on a real cache that runs."""
+    """(source, folds, recipe, model arguments, (validation size, grouping)) of a row on a real cache that runs."""
     from keras_fer.data.sources import open_source
 
     source = open_source(features, sampler=recipe.sampler)
@@ -333,7 +334,8 @@ def _real_row(model, features, recipe, dataset, data_root, seed, quick):
         raise ValueError(f"{features}: reproduce on a real dataset reads a feature cache (keras-fer extract); train "
                          "end-to-end rows with keras-fer cv on the prepared folder")
     folds = dataset_folds(dataset, source.rows, data_root, seed)[:1 if quick else None]
-    return source, folds, recipe, {}, "sample" if dataset in ("afew", "dfew") else "subject"
+    # the protocol's default share of the training subjects (or samples: AFEW, DFEW have no subject ids)
+    return source, folds, recipe, {}, (0.1, "sample" if dataset in ("afew", "dfew") else "subject")
 
 
 def _paper_recipe(name, dataset, quick, epochs):
@@ -365,9 +367,9 @@ def _run_job(job):
         setup = _synthetic_row(SYNTHETIC_PLANS[name], model, job["folders"], recipe, job["quick"], job["epochs"])
     else:
         setup = _real_row(model, job["features"], recipe, dataset, job["data_root"], job["seed"], job["quick"])
-    source, folds, recipe, model_kwargs, by = setup
+    source, folds, recipe, model_kwargs, validation = setup
     summary = _run_row(source, model, folds, os.path.join(job["out_dir"], name, model), recipe, model_kwargs,
-                       job["verbose"], by, not job["quick"], job["seed"])
+                       job["verbose"], validation, not job["quick"], job["seed"])
     row.update(summary=summary["summary"], composite=summary["composite"], n_folds=len(summary["folds"]),
                epochs=recipe.epochs, seconds=round(time.perf_counter() - started, 1))
     return row
