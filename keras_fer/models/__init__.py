@@ -6,9 +6,11 @@ from keras_fer.models.common import (
     MaskedMax,
     MaskedMean,
     StemPreprocessing,
+    TemporalWeights,
     UnfoldFrames,
     attention_model,
     end_to_end,
+    temporal_attention_model,
 )
 from keras_fer.models.registry import ModelSpec, create_model, get_spec, list_models
 
@@ -22,10 +24,12 @@ __all__ = [
     "MaskedMean",
     "ModelSpec",
     "StemPreprocessing",
+    "TemporalWeights",
     "UnfoldFrames",
     "attention_model",
     "create_model",
     "end_to_end",
     "get_spec",
     "list_models",
+    "temporal_attention_model",
 ]

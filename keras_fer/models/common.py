@@ -36,9 +36,12 @@ __all__ = [
     "PREPROCESSING",
     "StemPreprocessing",
     "UnfoldFrames",
+    "TEMPORAL_ATTENTION",
+    "TemporalWeights",
     "ZeroPadded",
     "attention_model",
     "end_to_end",
+    "temporal_attention_model",
 ]
 
 
@@ -383,3 +386,92 @@ def attention_model(model):
     outputs = {key: value for key, value in stem_outputs.items() if key != "features"}
     outputs.update(head_attention(features))
     return keras.Model(inputs, outputs, name=f"{model.name}_attention")
+
+
+#: Attention layers whose scores say how much each step of the input's time axis (frames; CEFLNet: clips)
+#: contributes to the prediction, in the order they are looked for, and how (see :class:`TemporalWeights`).
+TEMPORAL_ATTENTION = (
+    ("emotional_intensity_activation", "weights"),  # CEFLNet eq. 6: intensity A over clips
+    ("context_attention", "columns"),  # AST: video = mean_t sum_i a_ti f_i
+    ("frame_self_attention", "columns"),  # ECNN-FSA eq. 2: video = mean_t sum_i w_ti V_i
+    ("temporal_attention", "weights"),  # STANet eq. 5: w over frames
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class TemporalWeights(keras.layers.Layer):
+    """Per-step weights (B, T), summing to 1 over the real steps, from attention scores or equal weights.
+
+    ``kind``:
+
+    * ``"columns"``: scores ``a`` (B, T, T) of a layer whose outputs are averaged over t
+      (AST's context vectors, ECNN-FSA's attended frames); step i contributes
+      ``sum_t a_ti / sum_{t,i} a_ti`` (padded rows are all zero, so this is the mean over real rows);
+    * ``"weights"``: scores (B, T) that already are the weights (STANet's w, CEFLNet's A);
+    * ``"equal"``: the model's input (B, T, ...) with no temporal attention: equal weights over the
+      steps that are not all-zero padding (what temporal averaging and score fusion give each frame).
+
+    Returns:
+        float32 (B, T).
+    """
+
+    def __init__(self, kind="columns", **kwargs):
+        super().__init__(**kwargs)
+        if kind not in ("columns", "weights", "equal"):
+            raise ValueError(f"`kind` must be 'columns', 'weights' or 'equal'; received kind={kind!r}")
+        self.kind = kind
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        if self.kind == "weights":
+            return x  # (B, T)
+        if self.kind == "columns":
+            x = ops.sum(x, axis=1)  # (B, T): sum over rows t of a_ti
+        else:
+            x = ops.cast(ops.any(ops.not_equal(x, 0), axis=tuple(range(2, len(x.shape)))), "float32")  # (B, T)
+        return x / ops.maximum(ops.sum(x, axis=1, keepdims=True), 1e-12)  # (B, T)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:2])
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind}
+
+
+def temporal_attention_model(model):
+    """``model`` with the weight of each step of its input's time axis beside its logits.
+
+    The time axis is axis 1 of the input: frames, or clips for CEFLNet. The
+    weights come from the first layer of :data:`TEMPORAL_ATTENTION` the model
+    has; a model without one (LSTM, temporal average pooling, score fusion,
+    STCAM's 3D network) gets equal weights over its real steps, and ``source``
+    says so.
+
+    Args:
+        model: a head or an end-to-end model of this package whose input has a time axis.
+
+    Returns:
+        ``(attention, source)``: a functional model with outputs ``{"logits": (B, classes),
+        "temporal_attention": (B, T)}`` and the name of the layer the weights come from
+        (``"none: equal weights"`` without one).
+
+    Example:
+        >>> head = create_model("ast", 7, feature_shape=(20, 128))              # doctest: +SKIP
+        >>> attention, source = temporal_attention_model(head)                  # doctest: +SKIP
+        >>> source                                                              # doctest: +SKIP
+        'context_attention'
+    """
+    if len(model.inputs) != 1 or len(model.inputs[0].shape) < 3:
+        raise ValueError(f"temporal_attention_model: {model.name} has no time axis on its input "
+                         f"{[tuple(x.shape) for x in model.inputs]}")
+    scores = attention_model(model)
+    inputs = keras.Input(model.inputs[0].shape[1:], name=model.inputs[0].name)
+    everything = scores(inputs)
+    for name, kind in TEMPORAL_ATTENTION:
+        if name in everything:
+            weights, source = TemporalWeights(kind, name="temporal_weights")(everything[name]), name
+            break
+    else:
+        weights, source = TemporalWeights("equal", name="temporal_weights")(inputs), "none: equal weights"
+    return keras.Model(inputs, {"logits": everything["logits"], "temporal_attention": weights},
+                       name=f"{model.name}_temporal"), source

@@ -10,9 +10,11 @@ from keras_fer.models.common import (
     FrameMask,
     MaskedMean,
     StemPreprocessing,
+    TemporalWeights,
     UnfoldFrames,
     attention_model,
     end_to_end,
+    temporal_attention_model,
 )
 from keras_fer.stems import vggface
 from tests.layer_checks import assert_config_roundtrip
@@ -65,7 +67,8 @@ def test_stem_preprocessing_is_the_stem_function():
 
 @pytest.mark.parametrize(
     "layer",
-    [FoldFrames(sample_rank=4), UnfoldFrames((7, 5)), FrameMask(feature_rank=2), StemPreprocessing("resnet18")],
+    [FoldFrames(sample_rank=4), UnfoldFrames((7, 5)), FrameMask(feature_rank=2), StemPreprocessing("resnet18"),
+     TemporalWeights("equal")],
 )
 def test_config_round_trip(layer):
     assert_config_roundtrip(layer)
@@ -79,6 +82,7 @@ def test_config_round_trip(layer):
         (lambda: UnfoldFrames(()), "lead_shape"),
         (lambda: UnfoldFrames((7, -1)), "lead_shape"),
         (lambda: FrameMask(feature_rank="3"), "feature_rank"),
+        (lambda: TemporalWeights("rows"), "kind"),
     ],
 )
 def test_bad_arguments_name_the_argument(make, message):
@@ -154,3 +158,35 @@ def test_end_to_end_checks_the_shape_after_preprocessing():
     stem = keras.Model(frames, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(6, 3)(frames)))
     model = end_to_end(stem, _tiny_head(), (4, 48, 48, 3), preprocessing="fer2013")
     assert model.output_shape == (None, 3)
+
+
+def test_temporal_weights_are_each_frames_share_of_the_averaged_context():
+    # AST: video = mean_t sum_i a_ti f_i, so frame i's weight is the mean over real rows t of a_ti.
+    head = _tiny_head()
+    features = np.random.default_rng(3).normal(size=(2, 4, 6)).astype("float32")
+    features[1, 3] = 0.0  # the second clip has 3 real frames
+    attention, source = temporal_attention_model(head)
+    assert source == "context_attention"
+    out = attention(features)
+    scores = np.asarray(attention_model(head)(features)["context_attention"])
+    expected = [scores[0].mean(axis=0), np.append(scores[1, :3].mean(axis=0)[:3], 0.0)]
+    np.testing.assert_allclose(out["temporal_attention"], expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out["logits"], head(features), rtol=1e-5, atol=1e-6)
+    # The video vector really is the weighted sum of the frames' features (a linear map before the Dense).
+    model_end = end_to_end(_tiny_stem(), head, (4, 8, 8, 3), preprocessing="unit")
+    attention_end, source_end = temporal_attention_model(model_end)
+    assert source_end == "context_attention"
+    assert attention_end(np.zeros((1, 4, 8, 8, 3), "uint8"))["temporal_attention"].shape == (1, 4)
+
+
+def test_temporal_weights_equal_over_real_frames_without_attention():
+    features = keras.Input((5, 6))
+    head = keras.Model(features, keras.layers.Dense(3)(MaskedMean()(features, mask=FrameMask(1)(features))))
+    attention, source = temporal_attention_model(head)
+    assert source == "none: equal weights"
+    clips = np.ones((2, 5, 6), "float32")
+    clips[1, 2:] = 0.0
+    np.testing.assert_allclose(attention(clips)["temporal_attention"], [[0.2] * 5, [0.5, 0.5, 0, 0, 0]], atol=1e-7)
+    with pytest.raises(ValueError, match="no time axis"):
+        vectors = keras.Input((6,))
+        temporal_attention_model(keras.Model(vectors, keras.layers.Dense(3)(vectors)))
