@@ -22,57 +22,18 @@ Example:
 """
 
 import numbers
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+from keras_fer.viz._common import check_path, check_title, new_figure, save_png
 
 __all__ = ["confusion_matrix_figure", "training_curves_figure"]
 
-# Resolution of the saved PNGs (dots per inch).
-DPI = 120
 # Keys of a Keras ``History.history`` drawn in the loss panel and in the learning-rate panel.
 LOSS_KEYS = ("loss", "val_loss")
 LEARNING_RATE_KEY = "learning_rate"
 BEST_EPOCH_LABEL = "selected (validation)"
-
-
-def _new_figure(figsize):
-    """A pyplot-free figure with an Agg canvas (so ``savefig`` and ``canvas.draw`` work headless)."""
-    figure = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _check_title(title):
-    if title is not None and not isinstance(title, str):
-        raise ValueError(f"`title` must be a string or None, received {title!r}")
-
-
-def _check_path(path):
-    if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"`path` must be a file path (str or os.PathLike) or None, received {path!r}")
-
-
-def _save_png(figure, path):
-    """Save ``figure`` as a PNG at ``path`` atomically: temporary name in the same folder, then ``os.replace``.
-
-    The parent folder is created if it does not exist. On any error the
-    temporary file is removed and the error propagates; ``path`` is untouched.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        figure.savefig(temporary, format="png", dpi=DPI)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def _check_counts(counts):
@@ -140,8 +101,8 @@ def confusion_matrix_figure(counts, class_names, normalise=True, title=None, pat
     names = _check_class_names(class_names, num_classes)
     if not isinstance(normalise, bool):
         raise ValueError(f"`normalise` must be True or False, received {normalise!r}")
-    _check_title(title)
-    _check_path(path)
+    check_title(title)
+    check_path(path)
 
     if normalise:
         support = values.sum(axis=1, keepdims=True)
@@ -154,7 +115,7 @@ def confusion_matrix_figure(counts, class_names, normalise=True, title=None, pat
         labels = [[f"{int(value)}" for value in row] for row in matrix]
 
     side = max(4.0, 0.6 * num_classes + 2.5)
-    figure = _new_figure((side + 1.0, side))
+    figure = new_figure((side + 1.0, side))
     axes = figure.add_subplot()
     image = axes.imshow(matrix, cmap="Blues", vmin=0.0, vmax=vmax, interpolation="nearest")
     colorbar = figure.colorbar(image, ax=axes)
@@ -172,7 +133,7 @@ def confusion_matrix_figure(counts, class_names, normalise=True, title=None, pat
     if title is not None:
         axes.set_title(title)
     if path is not None:
-        _save_png(figure, path)
+        save_png(figure, path)
     return figure
 
 
@@ -264,11 +225,11 @@ def training_curves_figure(history, best_epoch=None, title=None, path=None):
                                    or not 1 <= best_epoch <= num_epochs):
         raise ValueError(f"`best_epoch` must be None or a 1-based epoch in [1, {num_epochs}], received "
                          f"{best_epoch!r}")
-    _check_title(title)
-    _check_path(path)
+    check_title(title)
+    check_path(path)
 
     panels = _panels(list(series))
-    figure = _new_figure((6.4, 2.4 * len(panels) + 0.6))
+    figure = new_figure((6.4, 2.4 * len(panels) + 0.6))
     all_axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     epochs = np.arange(1, num_epochs + 1)
     for index, (axes, (name, keys)) in enumerate(zip(all_axes, panels)):
@@ -288,5 +249,5 @@ def training_curves_figure(history, best_epoch=None, title=None, path=None):
     if title is not None:
         figure.suptitle(title)
     if path is not None:
-        _save_png(figure, path)
+        save_png(figure, path)
     return figure

@@ -1,0 +1,45 @@
+"""Helpers shared by the viz modules: a pyplot-free figure, argument checks and the atomic PNG save."""
+
+import os
+import uuid
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+# Resolution of the saved PNGs (dots per inch).
+DPI = 120
+
+
+def new_figure(figsize):
+    """A pyplot-free figure with an Agg canvas (so ``savefig`` and ``canvas.draw`` work headless)."""
+    figure = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def check_title(title):
+    if title is not None and not isinstance(title, str):
+        raise ValueError(f"`title` must be a string or None, received {title!r}")
+
+
+def check_path(path):
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"`path` must be a file path (str or os.PathLike) or None, received {path!r}")
+
+
+def save_png(figure, path):
+    """Save ``figure`` as a PNG at ``path`` atomically: temporary name in the same folder, then ``os.replace``.
+
+    The parent folder is created if it does not exist. On any error the
+    temporary file is removed and the error propagates; ``path`` is untouched.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        figure.savefig(temporary, format="png", dpi=DPI)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
