@@ -313,6 +313,72 @@ def _reproduce(args):
     return 0
 
 
+def _stream_source(text):
+    """A camera index (``"0"``) or a video path."""
+    return int(text) if text.isdigit() else text
+
+
+def _predict(args):
+    import json
+
+    from keras_fer import inference
+
+    try:
+        if args.model is None:
+            classifier = inference.default_classifier()
+            print(f"keras-fer predict: {inference.DEFAULT_NOTE}", file=sys.stderr)
+        else:
+            classifier = inference.load_trained(args.model, stem_weights=args.stem_weights)
+        if args.stream is not None:
+            if args.videos:
+                raise ValueError("give either videos or --stream SOURCE, not both")
+            for result in inference.stream(classifier, _stream_source(args.stream), window=args.window,
+                                           stride=args.stride, detect_every=args.detect_every,
+                                           detect_max_side=args.detect_max_side, max_frames=args.max_frames):
+                print(json.dumps(result), flush=True)
+            return 0
+        if not args.videos:
+            raise ValueError("give at least one video or folder of videos (or --stream SOURCE)")
+        videos = inference.find_videos(args.videos)
+    except (ValueError, OSError) as error:
+        print(f"keras-fer predict: error: {error}", file=sys.stderr)
+        return 2
+    failed = 0
+    for result in inference.predict_videos(classifier, videos, progress=not args.no_progress,
+                                           annotate_dir=args.annotate, timeline_dir=args.timeline):
+        failed += "error" in result
+        print(json.dumps(result), flush=True)
+    return 0 if failed < len(videos) else 1
+
+
+def _add_predict(sub):
+    p = sub.add_parser(
+        "predict", help="classify videos (or a camera stream) and print one JSON object per video",
+        description="Decode, detect and crop the face, sample frames as the model's training data did, extract, "
+                    "classify. Prints one JSON object per video (label, probabilities, frames used, frames without "
+                    "a face, temporal attention); a video that fails gets an 'error' entry and the batch goes on. "
+                    "Without --model: the FER2013 mini-Xception shipped with keras-fer, probabilities averaged over "
+                    "16 frames (per-frame score fusion). Exit 1 when every video failed.")
+    p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files, frame folders, or folders of videos")
+    p.add_argument("--model", help="an output folder of keras-fer train (default: the FER2013 score-fusion predictor)")
+    p.add_argument("--stem-weights", help="the stem's weights file, when the model's features came from weights "
+                                          "not shipped with keras-fer (checked against the cache's SHA-256)")
+    p.add_argument("--annotate", metavar="DIR", help="also write DIR/<video>.mp4 with the face box, label and "
+                                                     "probability bars")
+    p.add_argument("--timeline", metavar="DIR", help="also write DIR/<video>.png: temporal attention and per-frame "
+                                                     "scores over the frames used")
+    p.add_argument("--stream", metavar="SOURCE", help="a camera index (0) or a video file: one JSON line per frame "
+                                                      "from a window of the latest frames")
+    p.add_argument("--window", type=int, help="--stream: frames in the window (default: the model's, else 16)")
+    p.add_argument("--stride", type=int, default=1, help="--stream: every K-th frame enters the window (default 1)")
+    p.add_argument("--detect-every", type=int, default=1, help="--stream: detect the face every K frames (default 1)")
+    p.add_argument("--detect-max-side", type=int, metavar="PIXELS",
+                   help="--stream: shrink larger frames to this longer side for detection only (faster)")
+    p.add_argument("--max-frames", type=int, help="--stream: stop after this many frames")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_predict)
+
+
 def _add_data_options(p):
     p.add_argument("--data", required=True, help="a feature cache (keras-fer extract) or a prepared folder "
                                                  "(keras-fer prepare, for end-to-end models)")
@@ -409,6 +475,7 @@ def build_parser():
     _add_prepare(sub)
     _add_extract(sub)
     _add_training(sub)
+    _add_predict(sub)
     return parser
 
 

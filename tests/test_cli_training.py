@@ -41,6 +41,10 @@ def test_train_then_evaluate(tiny_cache, tmp_path, capsys):
     assert len(info["validation_ids"]) == 4  # one subject of six
     assert (out / "model.keras").is_file() and (out / "training_curves.png").is_file()
     assert "selected on 4 validation samples" in capsys.readouterr().out
+    assert info["preparation"]["input"] == "features" and info["preparation"]["sampler"] == "ecnn_fsa"
+    # This cache was written by hand (no face settings, stem "random"): predict says it cannot rebuild its input.
+    assert cli.main(["predict", "--model", str(out), "--no-progress", "x.mp4"]) == 2
+    assert "was not made by `keras-fer prepare`" in capsys.readouterr().err
 
     scored = tmp_path / "scored"
     ids = tmp_path / "ids.txt"

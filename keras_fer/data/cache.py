@@ -636,7 +636,8 @@ def build_stem(name, weights=None, input_size=None):
     return stems.fer2013_mini_xception(weights=weights), fer2013.preprocess_input
 
 
-def _weights_sha256(model):
+def stem_weights_sha256(model):
+    """SHA-256 of a stem's weight values, by position (what ``cache.json`` records as ``weights_sha256``)."""
     digest = hashlib.sha256()
     for position, weight in enumerate(model.weights):  # by position: auto-generated layer names vary per build
         value = np.ascontiguousarray(weight.numpy())
@@ -675,7 +676,7 @@ def cache_config(stem_name, stem, preprocess, face_settings, sampler, sampler_op
         "stem_input_shape": [None if size is None else int(size) for size in stem.inputs[0].shape[1:]],
         "input_size": input_size,
         "preprocess": _function_name(preprocess),
-        "weights_sha256": _weights_sha256(stem),
+        "weights_sha256": stem_weights_sha256(stem),
         "weights_file_sha256": None if info is None else info.sha256,
         "face": face,
         "sampler": sampler,

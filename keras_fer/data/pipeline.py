@@ -77,7 +77,7 @@ from data_prep import sampling
 from keras_fer.data import cache as feature_cache
 from keras_fer.data.cache import _check_int
 
-__all__ = ["class_names", "draw_frames", "feature_dataset", "frame_dataset"]
+__all__ = ["class_names", "draw_frames", "feature_dataset", "frame_dataset", "resolve_sampler"]
 
 _AUTOTUNE = tf.data.AUTOTUNE
 # No read buffer: a record (a clip, ~1 MB) is read straight into its string instead of through a buffer copy,
@@ -186,7 +186,7 @@ def _draw_shape(sampler, sampler_options, sampler_frames):
     return tuple(positions.shape), bool(np.issubdtype(positions.dtype, np.integer))
 
 
-def _resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where):
+def resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where):
     """The sampler to draw with: the stored one by default; another only when every frame is stored."""
     if sampler == "stored":
         if sampler_options is not None and dict(sampler_options) != dict(stored_options):
@@ -323,7 +323,7 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
     _check_int(cycle_length, "cycle_length", 1)
     info = feature_cache.open_cache(cache_dir, expected_hash=expected_hash, expected_config=expected_config)
     where = os.path.join(info.cache_dir, "cache.json")
-    sampler, options = _resolve_sampler(sampler, sampler_options, info.config["sampler"],
+    sampler, options = resolve_sampler(sampler, sampler_options, info.config["sampler"],
                                         info.config["sampler_options"], where)
     if num_workers > len(info.shard_files):
         raise ValueError(f"`num_workers` ({num_workers}) exceeds the shards of {info.cache_dir} "
@@ -518,7 +518,7 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
     if image_size is not None:
         _check_int(image_size, "image_size", 1)
     where, stored_sampler, stored_options, crop_size = _prepared_settings(prepared_dir)
-    sampler, options = _resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where)
+    sampler, options = resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where)
     wanted = _check_ids(ids, [s.id for s in samples], prepared_dir)
     if wanted is not None:
         samples = [s for s in samples if s.id in wanted]

@@ -1,7 +1,8 @@
 """Data sources for training and evaluation: one interface over a feature cache, a prepared folder or arrays.
 
 A source knows its samples (``rows``: id, label, subject), its classes, what
-a model reads from it (``input``: ``"features"`` or ``"frames"``) and makes a
+a model reads from it (``input``: ``"features"`` or ``"frames"``), how a video
+becomes that input (``preparation``: faces, sampler, stem; None for arrays) and makes a
 ``tf.data`` dataset of any subset of its samples, which is how
 :mod:`keras_fer.evaluation.protocol` feeds the sides of a fold:
 
@@ -47,6 +48,14 @@ class FeatureSource:
         self.class_names = list(info.classes)
         self.rows = [{"id": r["id"], "label": r["label"], "subject": r["subject"]} for r in info.records]
         self.sampler, self.sampler_options = sampler, sampler_options
+        config = info.config
+        drawn, options = pipeline.resolve_sampler(sampler, sampler_options, config["sampler"],
+                                                   config["sampler_options"], self.path)
+        #: How a video becomes this source's input (recorded beside a trained model for ``keras-fer predict``).
+        self.preparation = {"input": "features", "stem": config["stem"], "input_size": config.get("input_size"),
+                            "weights_sha256": config.get("weights_sha256"),
+                            "weights_file_sha256": config.get("weights_file_sha256"), "face": config.get("face"),
+                            "sampler": drawn, "sampler_options": options}
 
     def dataset(self, ids, *, training, batch_size, seed=None):
         """``(inputs, labels)`` batches of the samples ``ids`` (all when None)."""
@@ -72,6 +81,13 @@ class FrameSource:
         self.rows = [{"id": s.id, "label": s.label, "subject": s.subject} for s in samples]
         self.class_names = pipeline.class_names(self.path)
         self.sampler, self.sampler_options, self.image_size = sampler, sampler_options, image_size
+        settings = feature_cache.read_prepare_settings(self.path)
+        drawn, options = pipeline.resolve_sampler(sampler, sampler_options, settings.get("sampler"),
+                                                   settings["sampler_options"], self.path)
+        face = {key: value for key, value in settings.items() if key not in ("sampler", "sampler_options")}
+        #: How a video becomes this source's input (recorded beside a trained model for ``keras-fer predict``).
+        self.preparation = {"input": "frames", "face": face, "image_size": image_size or settings["size"],
+                         "sampler": drawn, "sampler_options": options}
 
     def dataset(self, ids, *, training, batch_size, seed=None):
         """``(frames, labels)`` batches of the samples ``ids`` (all when None)."""
@@ -111,6 +127,7 @@ class ArraySource:
         self.rows = [{"id": i, "label": self.class_names[int(y)], "subject": s}
                      for i, y, s in zip(ids, self.labels, subjects)]
         self._index = {sample_id: n for n, sample_id in enumerate(ids)}
+        self.preparation = None  # arrays in memory: no record of how a video became them
 
     def dataset(self, ids, *, training, batch_size, seed=None):
         """``(inputs, labels)`` batches of the samples ``ids`` (all when None), in the order of ``ids`` in test."""

@@ -210,8 +210,9 @@ def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, val
     """``keras-fer train``: fit on every sample of ``source`` but the carved validation ones; save ``model.keras``.
 
     The arguments are :func:`run_fold`'s. Writes ``model.keras`` (the selected epoch's weights), ``train.json``
-    (recipe, selected epoch, the validation ids) and the training curves beside :func:`~keras_fer.training.train.fit`'s
-    files. Returns the trained model.
+    (recipe, selected epoch, the validation ids, and the source's ``preparation``: faces, sampler and stem, which
+    :func:`keras_fer.inference.load_trained` needs to run the model on a video) and the training curves beside
+    :func:`~keras_fer.training.train.fit`'s files. Returns the trained model.
     """
     recipe = _resolve_recipe(recipe, model)
     out_dir = os.fspath(out_dir)
@@ -226,7 +227,7 @@ def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, val
     os.replace(partial, os.path.join(out_dir, "model.keras"))
     write_json(os.path.join(out_dir, "train.json"), {
         "model": model, "class_names": list(source.class_names), "data": getattr(source, "path", None),
-        "recipe": _recipe_record(recipe), "best_epoch": fitted.best_epoch,
+        "preparation": source.preparation, "recipe": _recipe_record(recipe), "best_epoch": fitted.best_epoch,
         "epochs_run": fitted.epochs_run, "monitor": fitted.monitor, "validation_ids": list(fold.validation_ids),
         "history": fitted.history})
     return network
