@@ -312,9 +312,10 @@ def end_to_end(stem, head, frames_shape, preprocessing="none", name=None):
         raise ValueError(f"end_to_end: frames_shape={frames_shape} (after {preprocessing!r} preprocessing "
                          f"{preprocessed_shape}) does not end with the stem's input {sample_shape}")
     inputs = keras.Input(frames_shape, name="frames")
-    x = preprocess(inputs)
+    x = inputs
     if lead:
-        x = FoldFrames(len(sample_shape), name="fold")(x)  # (B * prod(lead), *sample)
+        x = FoldFrames(len(sample_shape), name="fold")(x)  # (B * prod(lead), H, W, C): per-frame preprocessing
+    x = preprocess(x)
     features = stem(x)
     if lead:
         features = UnfoldFrames(lead, name="unfold")(features)  # (B, *lead, *feature)
@@ -372,10 +373,9 @@ def attention_model(model):
     if both or "logits" in stem_scores:
         raise ValueError(f"attention_model: stem and head both have attention layers named {sorted(both)}")
     inputs = keras.Input(model.inputs[0].shape[1:], name="frames")
-    x = model.get_layer("preprocessing")(inputs)
     unfold = model.get_layer("unfold") if "unfold" in names else None
-    if unfold is not None:
-        x = model.get_layer("fold")(x)
+    x = model.get_layer("fold")(inputs) if unfold is not None else inputs
+    x = model.get_layer("preprocessing")(x)
     stem_outputs = stem_attention(x)
     if unfold is not None:
         stem_outputs = {key: UnfoldFrames(unfold.lead_shape, name=f"unfold_{key}")(value)

@@ -190,3 +190,19 @@ def test_temporal_weights_equal_over_real_frames_without_attention():
     with pytest.raises(ValueError, match="no time axis"):
         vectors = keras.Input((6,))
         temporal_attention_model(keras.Model(vectors, keras.layers.Dense(3)(vectors)))
+
+
+def test_end_to_end_preprocesses_each_frame_even_when_it_changes_the_frame_shape():
+    # FER2013's preprocessing turns (H, W, 3) RGB into (64, 64, 1) gray: it runs on the folded frames.
+    from keras_fer.stems import fer2013
+
+    base = fer2013.fer2013_mini_xception()
+    stem = keras.Model(base.inputs[0], base.outputs[0])
+    features = keras.Input((3, 128))
+    head = keras.Model(features, keras.layers.Dense(2)(MaskedMean()(features)))
+    model = end_to_end(stem, head, (3, 48, 48, 3), preprocessing="fer2013")
+    frames = np.random.default_rng(4).integers(1, 256, size=(2, 3, 48, 48, 3)).astype("uint8")
+    per_frame = stem(fer2013.preprocess_input(frames.reshape(6, 48, 48, 3)))
+    expected = head(keras.ops.reshape(per_frame, (2, 3, 128)))
+    np.testing.assert_allclose(model(frames), expected, rtol=1e-4, atol=1e-5)
+    assert sorted(attention_model(model)(frames)) == ["logits"]
