@@ -379,6 +379,43 @@ def _add_predict(sub):
     p.set_defaults(func=_predict)
 
 
+def _export(args):
+    from keras_fer import export
+
+    try:
+        path = export.export_trained(args.model, args.out, format=args.format, name=args.name, version=args.version,
+                                     overwrite=args.overwrite, stem_weights=args.stem_weights,
+                                     select_tf_ops=args.select_tf_ops)
+    except (ValueError, OSError, ImportError, export.TFLiteConversionError) as error:
+        print(f"keras-fer export: error: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def _add_export(sub):
+    p = sub.add_parser(
+        "export", help="export a trained model for serving: SavedModel in TF Serving's layout, ONNX or TFLite",
+        description="Export the model of a `keras-fer train` folder. saved_model writes OUT/NAME/VERSION/ "
+                    "(signatures serving_default: uint8 face crops (B, T, H, W, 3) in, STANet: optical flow; "
+                    "features: cached stem features in; outputs probabilities, logits, temporal_attention; class "
+                    "names and metadata in assets/). onnx and tflite write OUT/NAME.onnx or OUT/NAME.tflite and "
+                    "OUT/NAME.class_names.txt.")
+    p.add_argument("--model", required=True, help="an output folder of keras-fer train (model.keras, train.json)")
+    p.add_argument("--out", required=True, help="output folder (saved_model: TF Serving's model base folder)")
+    p.add_argument("--format", choices=["saved_model", "onnx", "tflite"], default="saved_model",
+                   help="default: saved_model (onnx needs keras-fer[onnx])")
+    p.add_argument("--name", help="model name (default: the registry name in train.json)")
+    p.add_argument("--version", type=int, default=1, help="SavedModel version folder, an integer >= 1 (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing version or file")
+    p.add_argument("--stem-weights", help="the stem's weights file, when the model's features came from weights "
+                                          "not shipped with keras-fer")
+    p.add_argument("--select-tf-ops", action="store_true",
+                   help="tflite: keep ops without a TFLite kernel as TensorFlow ops (STCAM's MaxPool3D); the app then "
+                        "needs the Flex delegate")
+    p.set_defaults(func=_export)
+
+
 def _add_data_options(p):
     p.add_argument("--data", required=True, help="a feature cache (keras-fer extract) or a prepared folder "
                                                  "(keras-fer prepare, for end-to-end models)")
@@ -476,6 +513,7 @@ def build_parser():
     _add_extract(sub)
     _add_training(sub)
     _add_predict(sub)
+    _add_export(sub)
     return parser
 
 

@@ -36,7 +36,8 @@ import tensorflow as tf
 
 from data_prep import faces, prepare, sampling, video
 from keras_fer.data import cache as feature_cache
-from keras_fer.models.common import FrameMask, StemPreprocessing, attention_model, temporal_attention_model
+from keras_fer.models.common import (FrameMask, StemPreprocessing, attention_model, end_to_end,
+                                     temporal_attention_model)
 from keras_fer.models.ecnn_fsa import ScoreFusion
 from keras_fer.stems import fer2013
 
@@ -144,6 +145,18 @@ class Classifier:
         parts = [np.asarray(self._stem(crops[start:start + batch_size].astype("float32")))
                  for start in range(0, len(crops), batch_size)]
         return np.concatenate(parts).astype(self.feature_dtype).astype("float32")
+
+    def frames_model(self):
+        """The end-to-end model on face crops ``(B, *lead, S, S, 3)`` in [0, 255]: the stem on every frame, then the
+        head (the head itself for a model trained end to end). Unlike :meth:`features`, features are not rounded to
+        the cache's float16 (for export)."""
+        if self.stem is None:
+            return self.head
+        lead = self.input_shape[: len(self.input_shape) - (len(self.stem.outputs[0].shape) - 1)]
+        if None in lead:  # a head for any number of frames (the default): the sampler's count
+            lead = self.positions(1000).shape
+        return end_to_end(self.stem, self.head, lead + (self.frame_size, self.frame_size, 3), preprocessing="none",
+                          name=f"{self.name}_frames")
 
     def explain(self, inputs):
         """``{"logits", "temporal_attention"[, "frame_probabilities"]}`` as NumPy for a batch of head inputs."""

@@ -6,8 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from data_prep import synthetic
-from data_prep.prepare import PrepareOptions, dataset_samples, prepare
 from keras_fer import cli, inference
 from keras_fer.data import cache
 from keras_fer.data.pipeline import feature_dataset
@@ -22,22 +20,6 @@ WEBCAM = os.path.join(REAL, "pyfeat", "single_face.mp4")
 @pytest.fixture(scope="module")
 def default():
     return inference.default_classifier()
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """An AST head trained (1 epoch) by `keras-fer train` on FER2013 features of a small synthetic benchmark."""
-    root = tmp_path_factory.mktemp("trained")
-    videos, prepared, features = root / "videos", root / "prepared", root / "features"
-    synthetic.generate_dataset(videos, mode="macro", n_subjects=3, videos_per_class=1, size=64, n_frames=16)
-    prepare(videos, prepared, PrepareOptions(detector="full_frame", size=64), progress=False,
-            samples=dataset_samples("synthetic", videos))
-    cache.extract(prepared, features, stem="fer2013_mini_xception", sampler=None, progress=False)
-    out = root / "ast"
-    assert cli.main(["train", "--data", str(features), "--model", "ast", "--sampler", "ast", "--sampler-option",
-                     "num_frames=8", "--epochs", "1", "--batch-size", "4", "--validation-size", "1", "--quiet",
-                     "--no-tensorboard", "--out", str(out)]) == 0
-    return {"dir": out, "videos": videos, "features": features}
 
 
 def _check_result(result, classifier):

@@ -299,7 +299,7 @@ def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, valid
 _FLOW_SOURCES = {}  # prepared folder -> its flow ArraySource, computed once per process
 
 
-def _synthetic_row(plan, model, folders, recipe, quick, epochs):
+def synthetic_row(plan, model, folders, recipe, quick, epochs):
     """(source, folds, recipe, model arguments, (validation size, grouping)) of a synthetic row that runs."""
     from keras_fer.data.sources import FeatureSource, FrameSource
 
@@ -364,7 +364,7 @@ def _run_job(job):
     row = _row_header(model, dataset)
     recipe = _paper_recipe(name, dataset, job["quick"], job["epochs"])
     if dataset == "synthetic":
-        setup = _synthetic_row(SYNTHETIC_PLANS[name], model, job["folders"], recipe, job["quick"], job["epochs"])
+        setup = synthetic_row(SYNTHETIC_PLANS[name], model, job["folders"], recipe, job["quick"], job["epochs"])
     else:
         setup = _real_row(model, job["features"], recipe, dataset, job["data_root"], job["seed"], job["quick"])
     source, folds, recipe, model_kwargs, validation = setup
