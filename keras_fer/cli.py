@@ -149,7 +149,7 @@ def _extract(args):
         else:
             sampler = args.sampler
         options = _sampler_options(args.sampler_option) if args.sampler_option else None
-        if args.weights is None:
+        if args.weights is None and args.stem != "fer2013_mini_xception":  # that stem's weights ship with keras-fer
             import keras
 
             # Reproducible, so that a rerun resumes instead of meeting another weights hash.

@@ -401,14 +401,11 @@ def _timeline(path, prediction, classifier):
         frame_indices = np.asarray(prediction.positions, dtype=np.float64).ravel()
         if np.any(np.diff(frame_indices) <= 0):  # a short video repeats frames: plot by draw order instead
             frame_indices = None
-    figure = viz.temporal_weights_figure(
+    viz.temporal_weights_figure(
         weights, frame_indices=frame_indices, frame_scores=prediction.frame_probabilities,
         class_names=classifier.class_names, chosen=result.get("most_emotional_clip"),
         source=result["temporal_attention"]["source"], unit=classifier.unit,
         title=f"{os.path.basename(result['video'])}: {result['label']} ({classifier.name})", path=path)
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
     return path
 
 

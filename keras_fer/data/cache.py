@@ -606,7 +606,8 @@ def build_stem(name, weights=None, input_size=None):
 
     Args:
         name: a name of :data:`FRAME_STEMS`.
-        weights: None (random initialisation; for tests only) or a weights file.
+        weights: None (random initialisation, for tests only; the shipped file for
+            ``fer2013_mini_xception``) or a weights file.
         input_size: crop side the stem reads (default 224; ignored by
             ``fer2013_mini_xception``, which resizes to 64x64 gray itself).
 

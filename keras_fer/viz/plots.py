@@ -4,7 +4,8 @@ Every function builds a fresh :class:`matplotlib.figure.Figure` on an Agg
 canvas, never through ``pyplot``: no global figure state is created or leaks
 between calls, nothing needs ``plt.show`` or ``plt.close``, and the functions
 work on machines without a display. A notebook shows the returned figure by
-leaving it as the last expression of a cell (or with ``display(figure)``).
+leaving it as the last expression of a cell (or with ``display(figure)``) once the notebook has run
+``%matplotlib inline`` (or imported ``matplotlib.pyplot``); without that a figure shows as ``<Figure ...>`` text.
 
 With ``path`` the figure is also saved as a PNG, written to a temporary name in
 the same folder and then renamed (``os.replace``), so a half-written PNG is
