@@ -490,7 +490,8 @@ def _add_training(sub):
     p.add_argument("--features", help="real datasets: the feature cache (keras-fer extract) the rows read")
     p.add_argument("--quick", action="store_true", help="each paper's full model, one fold, fewer epochs (CI)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--epochs", type=int, help="epochs of every row (default: each plan's or paper recipe's)")
+    p.add_argument("--epochs", type=int, help="epochs of every row (default: each plan's or paper recipe's; a "
+                                              "warm-up that does not fit, CEFLNet's 5, shrinks in proportion)")
     p.add_argument("--workers", type=int, help="rows trained at once, one process each (default: CPU count, "
                                                "at most 4)")
     p.add_argument("--verbose", action="store_true", help="progress bars")

@@ -90,3 +90,13 @@ def test_quick_run_of_one_paper(tmp_path, monkeypatch, capsys):
     results = json.loads((tmp_path / "runs/ceflnet/reproduce.json").read_text())
     assert list(results["papers"]) == ["ceflnet"] and results["papers"]["ceflnet"]["rows"][0]["model"] == "ceflnet"
     assert "| `ceflnet` |" in capsys.readouterr().out
+
+
+def test_epochs_below_ceflnets_warmup_shrink_the_warmup():
+    from keras_fer.evaluation.reproduce import _paper_recipe
+
+    assert _paper_recipe("ceflnet", "synthetic", False, 3).warmup_epochs == 0  # 5 * 3 // 120
+    assert _paper_recipe("ceflnet", "ckplus", False, 3).warmup_epochs == 0
+    assert _paper_recipe("ceflnet", "synthetic", False, None).warmup_epochs == 5  # fits in the plan's 20: unchanged
+    assert _paper_recipe("ceflnet", "dfew", False, 48).warmup_epochs == 5
+    assert _paper_recipe("ast", "synthetic", False, 2).epochs == 2
