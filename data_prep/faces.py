@@ -434,26 +434,40 @@ class FaceCropper:
         self.no_face_policy = no_face_policy
         self.batch_size = batch_size
 
+    def _for_detection(self, frame):
+        """``(image, scale)``: the frame shrunk to ``detect_max_side`` for the detector (scale 1: unchanged)."""
+        scale = 1.0 if self.detect_max_side is None else min(1.0, self.detect_max_side / max(frame.shape[:2]))
+        if scale < 1:
+            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return frame, scale
+
+    @staticmethod
+    def _largest(found, scale):
+        """The largest of the faces ``found`` on an image shrunk by ``scale``, in full-frame pixels (None if none)."""
+        largest = max(found, key=lambda face: face.area) if found else None
+        return None if largest is None else _rescaled(largest, 1 / scale)
+
+    def largest_face(self, frame):
+        """The largest face of one RGB frame in full-frame pixels, or None (for streams, one frame at a time)."""
+        image, scale = self._for_detection(frame)
+        return self._largest(self.detector.detect([image])[0], scale)
+
     def _largest_faces(self, reader, indices):
         """``{frame index: the largest Face or None}`` for the given frames, detected in batches."""
         found = {}
-        batch_indices, batch_frames = [], []
-        scale = 1.0
-        if self.detect_max_side is not None:
-            scale = min(1.0, self.detect_max_side / max(reader.info.width, reader.info.height))
+        batch_indices, batch_frames, batch_scales = [], [], []
 
         def flush():
-            for index, faces in zip(batch_indices, self.detector.detect(batch_frames)):
-                largest = max(faces, key=lambda face: face.area) if faces else None
-                found[index] = None if largest is None else _rescaled(largest, 1 / scale)
-            batch_indices.clear()
-            batch_frames.clear()
+            for index, faces, scale in zip(batch_indices, self.detector.detect(batch_frames), batch_scales):
+                found[index] = self._largest(faces, scale)
+            for batch in (batch_indices, batch_frames, batch_scales):
+                batch.clear()
 
         for index, frame in reader.iter_frames(indices):
-            if scale < 1:
-                frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            image, scale = self._for_detection(frame)
             batch_indices.append(index)
-            batch_frames.append(frame)
+            batch_frames.append(image)
+            batch_scales.append(scale)
             if len(batch_frames) == self.batch_size:
                 flush()
         if batch_frames:

@@ -36,7 +36,8 @@ import tensorflow as tf
 
 from data_prep import faces, prepare, sampling, video
 from keras_fer.data import cache as feature_cache
-from keras_fer.models.common import (FrameMask, StemPreprocessing, attention_model, end_to_end,
+from keras_fer.evaluation.metrics import softmax
+from keras_fer.models.common import (NO_TEMPORAL_ATTENTION, FrameMask, StemPreprocessing, attention_model, end_to_end,
                                      temporal_attention_model)
 from keras_fer.models.ecnn_fsa import ScoreFusion
 from keras_fer.stems import fer2013
@@ -51,6 +52,7 @@ __all__ = [
     "load_trained",
     "predict_video",
     "predict_videos",
+    "read_train_json",
     "stream",
     "write_annotated_video",
 ]
@@ -73,7 +75,6 @@ DEFAULT_SAMPLER = ("ecnn_fsa", {"num_segments": 16})
 #: 15 % of a 130-pixel face) and resized to the model's 64x64 with area averaging.
 DEFAULT_FACE = {"detector": "mtcnn", "detect_every": 1, "no_face_policy": "hold", "size": 64, "margin": 0.15,
                 "align": False, "detect_max_side": None}
-_CROPPER_KEYS = ("detector", "detect_every", "no_face_policy", "size", "margin", "align", "detect_max_side")
 
 
 @dataclasses.dataclass
@@ -122,15 +123,20 @@ class Classifier:
                                                                 reduce_retracing=True)
 
     @property
+    def _lead_shape(self):
+        """The head input's axes before one frame's input (a crop (S, S, 3) or the stem's features): (T,) or
+        CEFLNet's (clips, frames)."""
+        frame_rank = 3 if self.stem is None else len(self.stem.outputs[0].shape) - 1
+        return self.input_shape[: len(self.input_shape) - frame_rank]
+
+    @property
     def unit(self):
         """What one step of the time axis is: ``"frame"``, or ``"clip"`` for CEFLNet's (clips, frames) input."""
-        feature_rank = 3 if self.stem is None else len(self.stem.outputs[0].shape) - 1  # a crop (S, S, 3) or features
-        return "clip" if len(self.input_shape) - feature_rank >= 2 else "frame"
+        return "clip" if len(self._lead_shape) >= 2 else "frame"
 
-    def cropper(self):
-        """The :class:`data_prep.faces.FaceCropper` of the training data's face settings."""
-        settings = {key: self.face[key] for key in _CROPPER_KEYS if key in self.face}
-        return faces.FaceCropper(**settings)
+    def cropper(self, **overrides):
+        """The :class:`data_prep.faces.FaceCropper` of the training data's face settings (``overrides`` replace some)."""
+        return prepare.PrepareOptions(**{**self.face, **overrides}).cropper()
 
     def positions(self, n_frames):
         """The test-time draw of the sampler: frame positions (CEFLNet: (clips, frames)); every frame without one."""
@@ -152,15 +158,18 @@ class Classifier:
         the cache's float16 (for export)."""
         if self.stem is None:
             return self.head
-        lead = self.input_shape[: len(self.input_shape) - (len(self.stem.outputs[0].shape) - 1)]
+        lead = self._lead_shape
         if None in lead:  # a head for any number of frames (the default): the sampler's count
             lead = self.positions(1000).shape
         return end_to_end(self.stem, self.head, lead + (self.frame_size, self.frame_size, 3), preprocessing="none",
                           name=f"{self.name}_frames")
 
     def explain(self, inputs):
-        """``{"logits", "temporal_attention"[, "frame_probabilities"]}`` as NumPy for a batch of head inputs."""
-        return {key: np.asarray(value) for key, value in self._explain(np.asarray(inputs, "float32")).items()}
+        """``{"logits", "probabilities", "temporal_attention"[, "frame_probabilities"]}`` as NumPy for a batch of
+        head inputs."""
+        outputs = {key: np.asarray(value) for key, value in self._explain(np.asarray(inputs, "float32")).items()}
+        outputs["probabilities"] = softmax(outputs["logits"])
+        return outputs
 
 
 def _per_frame_stem(stem, preprocessing, frame_size):
@@ -212,6 +221,21 @@ def _rebuilt_stem(preparation, stem_weights, where):
     return stem
 
 
+def read_train_json(model_dir):
+    """``train.json`` of a ``keras-fer train`` folder, after checking that ``model.keras`` is beside it.
+
+    Raises:
+        FileNotFoundError: the folder lacks ``model.keras`` or ``train.json``.
+    """
+    model_dir = os.fspath(model_dir)
+    for name in ("model.keras", "train.json"):
+        path = os.path.join(model_dir, name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: missing; --model must be an output folder of `keras-fer train`")
+    with open(os.path.join(model_dir, "train.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def load_trained(model_dir, stem_weights=None):
     """The :class:`Classifier` of a ``keras-fer train`` folder (``model.keras`` and ``train.json``).
 
@@ -226,13 +250,8 @@ def load_trained(model_dir, stem_weights=None):
     """
     import keras_fer  # noqa: F401  (registers the package's layers for loading)
 
-    model_dir = os.fspath(model_dir)
-    paths = {name: os.path.join(model_dir, name) for name in ("model.keras", "train.json")}
-    for name, path in paths.items():
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: missing; --model must be an output folder of `keras-fer train`")
-    with open(paths["train.json"], encoding="utf-8") as handle:
-        info = json.load(handle)
+    info = read_train_json(model_dir)
+    paths = {name: os.path.join(os.fspath(model_dir), name) for name in ("model.keras", "train.json")}
     preparation = info.get("preparation")
     if not preparation:
         raise ValueError(f"{paths['train.json']} records no data preparation (a model trained on in-memory arrays): "
@@ -313,15 +332,11 @@ def predict_video(classifier, path, cropper=None):
     positions = classifier.positions(n_frames)
     needed = np.unique(np.clip(np.concatenate([np.floor(positions).ravel(), np.ceil(positions).ravel()]),
                                0, n_frames - 1).astype(np.int64))
-    cropper = cropper or classifier.cropper()
-    track = cropper.track(reader, needed)
-    crops = np.stack([crop for _, crop in cropper.iter_crops(reader, track)])  # (len(needed), size, size, 3)
+    crops, track = (cropper or classifier.cropper()).crop_video(reader, needed)  # (len(needed), size, size, 3)
     features = classifier.features(_resized(crops, classifier.frame_size))
     inputs = sampling.interpolate_frames(features, positions, frame_indices=needed)  # (*positions.shape, ...)
     outputs = classifier.explain(inputs[None])
-    logits = outputs["logits"][0].astype(np.float64)
-    probabilities = np.exp(logits - logits.max())
-    probabilities /= probabilities.sum()
+    probabilities = outputs["probabilities"][0]
     weights = outputs["temporal_attention"][0]
     result = {
         "video": os.fspath(path),
@@ -342,7 +357,7 @@ def predict_video(classifier, path, cropper=None):
     if frame_probabilities is not None:
         frame_probabilities = frame_probabilities[0]
         result["frame_probabilities"] = _rounded(frame_probabilities)
-    if classifier.unit == "clip" and classifier.temporal_source != "none: equal weights":
+    if classifier.unit == "clip" and classifier.temporal_source != NO_TEMPORAL_ATTENTION:
         result["most_emotional_clip"] = int(np.argmax(weights))
     result["note"] = classifier.note
     return Prediction(result, track, positions, frame_probabilities)
@@ -494,17 +509,14 @@ class StreamPredictor:
                              "time axis of frames, such as AST")
         length = classifier.input_shape[0]
         window = window or length or 16
-        checked = [("window", window), ("stride", stride), ("detect_every", detect_every)]
-        if detect_max_side is not None:
-            checked.append(("detect_max_side", detect_max_side))
-        for name, value in checked:
+        for name, value in (("window", window), ("stride", stride), ("detect_every", detect_every)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be an integer >= 1; received {name}={value!r}")
         if length is not None and window != length:
             raise ValueError(f"{classifier.name} reads exactly {length} frames; received window={window}")
         self.classifier, self.window, self.stride, self.detect_every = classifier, window, stride, detect_every
-        self.detect_max_side = detect_max_side
-        self.detector = faces.get_detector(classifier.face["detector"])
+        # The stream's own detect_max_side (default: full frames) replaces the training data's.
+        self.cropper = classifier.cropper(detect_max_side=detect_max_side)
         self._buffer = collections.deque(maxlen=window)
         self._clip = None
         self._box = None
@@ -522,13 +534,9 @@ class StreamPredictor:
 
     def _face_box(self, frame):
         if self._count % self.detect_every == 0:
-            scale = 1.0
-            if self.detect_max_side is not None:
-                scale = min(1.0, self.detect_max_side / max(frame.shape[:2]))
-            image = frame if scale == 1 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            found = self.detector.detect([image])[0]
-            if found:
-                self._box = np.asarray(max(found, key=lambda face: face.area).box, dtype=np.float64) / scale
+            found = self.cropper.largest_face(frame)
+            if found is not None:
+                self._box = found.box
                 return "detected"
         return "held" if self._box is not None else "none"
 
@@ -545,9 +553,7 @@ class StreamPredictor:
             result["latency_ms"] = round(1000 * (time.perf_counter() - started), 2)
             return result
         if index % self.stride == 0 or not self._buffer:
-            settings = self.classifier.face
-            crop = faces.crop_face(frame, self._box, size=settings["size"], margin=settings["margin"])
-            crop = _resized(crop[None], self.classifier.frame_size)
+            crop = _resized(self.cropper.crop(frame, self._box)[None], self.classifier.frame_size)
             self._buffer.append(self.classifier.features(crop)[0])
         if self._clip is None:
             self._clip = np.zeros((1, self.window) + self._buffer[0].shape, dtype=np.float32)
@@ -555,9 +561,7 @@ class StreamPredictor:
         self._clip[0, :filled] = np.stack(self._buffer)
         self._clip[0, filled:] = 0.0
         outputs = self.classifier.explain(self._clip)
-        logits = outputs["logits"][0].astype(np.float64)
-        probabilities = np.exp(logits - logits.max())
-        probabilities /= probabilities.sum()
+        probabilities = outputs["probabilities"][0]
         result.update(label=self.classifier.class_names[int(probabilities.argmax())],
                       probabilities=dict(zip(self.classifier.class_names, _rounded(probabilities))),
                       temporal_attention=_rounded(outputs["temporal_attention"][0, :filled]), window=filled,

@@ -47,8 +47,16 @@ __all__ = [
     "macro_f1",
     "per_class_recall",
     "per_class_scores",
+    "softmax",
     "uar",
 ]
+
+
+def softmax(logits):
+    """Class probabilities of logits ``(..., C)``, computed stably in float64 (predictions files, ``predict``)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def _check_num_classes(num_classes):

@@ -82,11 +82,6 @@ def predict_once(model, dataset):
     return np.concatenate(labels), np.concatenate(logits).astype(np.float64)
 
 
-def _softmax(logits):
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 def _resolve_recipe(recipe, model_name):
     from keras_fer.models import get_spec
 
@@ -139,7 +134,7 @@ def evaluate(network, source, ids, out_dir, *, batch_size=8, title="", figures=T
     predicted = logits.argmax(axis=-1)
     report = metrics.classification_report(labels, predicted, len(source.class_names), source.class_names)
     report.update(extra or {})
-    probabilities = _softmax(logits)
+    probabilities = metrics.softmax(logits)
     _write_csv(os.path.join(out_dir, "predictions.csv"),
                ["id", "label", "predicted"] + [f"p_{name}" for name in source.class_names],
                [[sample_id, source.class_names[int(y)], source.class_names[int(p)]] + [f"{v:.6f}" for v in row]

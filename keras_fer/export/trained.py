@@ -12,7 +12,6 @@ Example:
 'exports/ast/1'
 """
 
-import json
 import os
 
 import keras
@@ -20,7 +19,8 @@ import keras
 from keras_fer.export.onnx_export import export_onnx
 from keras_fer.export.saved_model import export_saved_model
 from keras_fer.export.tflite_export import export_tflite
-from keras_fer.inference import load_trained
+from keras_fer.evaluation.protocol import write_text
+from keras_fer.inference import load_trained, read_train_json
 
 __all__ = ["FORMATS", "export_trained"]
 
@@ -32,8 +32,7 @@ def _trained(model_dir, stem_weights):
     """(end-to-end model, head for the ``features`` signature or None, class names, metadata) of a train folder."""
     import keras_fer  # noqa: F401  (registers the package's layers for loading)
 
-    with open(os.path.join(model_dir, "train.json"), encoding="utf-8") as handle:
-        info = json.load(handle)
+    info = read_train_json(model_dir)
     metadata = {"registry_model": info["model"], "training_data": info.get("data"), "recipe": info.get("recipe"),
                 "best_epoch": info.get("best_epoch"), "monitor": info.get("monitor")}
     if info.get("preparation"):
@@ -71,11 +70,6 @@ def export_trained(model_dir, out_dir, *, format="saved_model", name=None, versi
     """
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {FORMATS}; received format={format!r}")
-    model_dir = os.fspath(model_dir)
-    for file in ("model.keras", "train.json"):
-        if not os.path.isfile(os.path.join(model_dir, file)):
-            raise FileNotFoundError(f"{os.path.join(model_dir, file)}: missing; --model must be an output folder "
-                                    "of `keras-fer train`")
     model, head, class_names, metadata = _trained(model_dir, stem_weights)
     metadata.update(extra_metadata or {})
     name = name or metadata["registry_model"]
@@ -91,8 +85,5 @@ def export_trained(model_dir, out_dir, *, format="saved_model", name=None, versi
         export_onnx(model, path)
     else:
         export_tflite(model, path, head=head, select_tf_ops=select_tf_ops)
-    partial = f"{names_path}.partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{c}\n" for c in class_names))
-    os.replace(partial, names_path)
+    write_text(names_path, "".join(f"{c}\n" for c in class_names))
     return path

@@ -36,6 +36,7 @@ __all__ = [
     "PREPROCESSING",
     "StemPreprocessing",
     "UnfoldFrames",
+    "NO_TEMPORAL_ATTENTION",
     "TEMPORAL_ATTENTION",
     "TemporalWeights",
     "ZeroPadded",
@@ -397,6 +398,9 @@ TEMPORAL_ATTENTION = (
     ("temporal_attention", "weights"),  # STANet eq. 5: w over frames
 )
 
+#: The ``source`` :func:`temporal_attention_model` gives a model without temporal attention (equal weights).
+NO_TEMPORAL_ATTENTION = "none: equal weights"
+
 
 @keras.saving.register_keras_serializable(package="keras_fer")
 class TemporalWeights(keras.layers.Layer):
@@ -472,6 +476,6 @@ def temporal_attention_model(model):
             weights, source = TemporalWeights(kind, name="temporal_weights")(everything[name]), name
             break
     else:
-        weights, source = TemporalWeights("equal", name="temporal_weights")(inputs), "none: equal weights"
+        weights, source = TemporalWeights("equal", name="temporal_weights")(inputs), NO_TEMPORAL_ATTENTION
     return keras.Model(inputs, {"logits": everything["logits"], "temporal_attention": weights},
                        name=f"{model.name}_temporal"), source
