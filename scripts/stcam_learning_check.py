@@ -1,0 +1,149 @@
+"""STCAM's learning check on the synthetic macro benchmark, prepared for a machine with more compute than a test.
+
+STCAM (Chen et al.) trains its 3D-Inception-ResNet end to end after pre-training it on Kinetics (section 4.2);
+neither the Kinetics weights nor a CPU budget for that pre-training exist here, and from scratch the full model
+stays at chance within the CPU time of a test (README, "Learning checks"). This script is that learning check at
+any size: it renders the macro benchmark, trains the registry's full ``stcam`` (3D-CAM then STAM) end to end
+from scratch, and prints the held-out accuracy after every epoch, one JSON object per line, then a summary line.
+
+Data: ``--subjects`` identities x 6 classes x ``--videos-per-class`` videos of 32 frames rendered at
+``--render`` px; the last ``--test-subjects`` subjects are the test side, never trained on. With ``--face-crop``
+the videos are rendered at twice that size and cut to their subject's face box (the generator's own face centre
+and size, standing in for the face detector the paper runs), resized to ``--render`` px, so the face fills the
+clip as in the paper's crops.
+
+STCAM's input (section 4.2): 7 frames, the first, the peak and 5 evenly between, jittered in training
+(``data_prep.sampling.sample("stcam", ...)``). The peak is each video's annotated apex: a synthetic expression
+returns to neutral by its offset, so the last frame (STCAM's peak for CK+) holds none. Training crops: one of the
+4 corners or the centre of ``--crop`` px and a random horizontal flip; test: the centre crop.
+
+Run (about 1 minute per epoch of the defaults on 2 CPU cores; on a GPU machine, in one command)::
+
+    python scripts/stcam_learning_check.py --epochs 30 --face-crop
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from data_prep import sampling, synthetic
+from data_prep.video import read_frames
+
+N_FRAMES = 32
+
+
+def face_box(subject_index, size, seed, margin=1.15):
+    """``(top, left, side)``: the square around subject ``subject_index``'s face in a ``size`` px render."""
+    identity = synthetic.random_identity(np.random.default_rng([seed, 0, subject_index]),
+                                         synthetic.MODES["macro"].resting_face)
+    half = identity.scale * size * margin
+    centre_x, centre_y = identity.centre[0] * size, identity.centre[1] * size
+    return int(round(centre_y - half)), int(round(centre_x - half)), int(round(2 * half))
+
+
+def render(root, subjects, videos_per_class, size, seed, face_crop):
+    """``(frames (N, 32, size, size, 3) uint8, labels, subjects, apexes, class names)`` of the macro benchmark."""
+    import cv2
+
+    rendered = 2 * size if face_crop else size
+    rows = synthetic.generate_dataset(root, mode="macro", n_subjects=subjects, videos_per_class=videos_per_class,
+                                      size=rendered, n_frames=N_FRAMES, seed=seed)
+    classes = sorted({row["label"] for row in rows})
+    clips = []
+    for row in rows:
+        frames = read_frames(os.path.join(root, row["path"]), range(N_FRAMES))
+        if face_crop:
+            top, left, side = face_box(int(row["subject"][1:]) - 1, rendered, seed)
+            pad = rendered  # the box may leave the frame: repeat the border
+            padded = np.pad(frames, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+            frames = padded[:, top + pad:top + pad + side, left + pad:left + pad + side]
+            frames = np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA) for frame in frames])
+        clips.append(frames)
+    return (np.stack(clips), np.array([classes.index(row["label"]) for row in rows]),
+            np.array([row["subject"] for row in rows]), np.array([int(row["apex"]) for row in rows]), classes)
+
+
+def stcam_clips(frames, apexes, crop, training, seed):
+    """STCAM's 7 frames per video, peak = the annotated apex, with its training crops and flips or the test crop."""
+    rng = np.random.default_rng(seed)
+    margin = frames.shape[2] - crop
+    corners = ((0, 0), (0, margin), (margin, 0), (margin, margin), (margin // 2, margin // 2))
+    clips = []
+    for video, apex in zip(frames, apexes):
+        indices = sampling.sample("stcam", video.shape[0], peak=int(apex), training=training,
+                                  seed=int(rng.integers(2**31)) if training else None)
+        top, left = corners[rng.integers(5)] if training else corners[-1]
+        clip = video[indices, top:top + crop, left:left + crop]
+        clips.append(clip[:, :, ::-1] if training and rng.random() < 0.5 else clip)
+    return np.stack(clips)
+
+
+def run(subjects=40, videos_per_class=2, render_size=36, crop=32, test_subjects=8, epochs=30, batch_size=16,
+        learning_rate=1e-3, optimizer="adam", face_crop=False, seed=0, out=print):
+    """Train the full ``stcam`` on the rendered benchmark; ``out`` gets one JSON line per epoch and a summary.
+
+    Returns the summary dict (``test_accuracy`` of the last epoch, ``best_test_accuracy``, ``chance``, ...).
+    """
+    import keras
+
+    from keras_fer.models import create_model
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="stcam_learning_") as root:
+        frames, labels, subject_ids, apexes, classes = render(root, subjects, videos_per_class, render_size, seed,
+                                                              face_crop)
+    test = np.isin(subject_ids, sorted(set(subject_ids))[-test_subjects:])
+    test_clips = stcam_clips(frames[test], apexes[test], crop, training=False, seed=seed)
+    keras.utils.set_random_seed(seed)
+    model = create_model("stcam", len(classes), input="frames", num_frames=7, frame_size=crop, bn_momentum=0.9)
+    optimizers = {"adam": lambda: keras.optimizers.Adam(learning_rate),
+                  "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)}
+    model.compile(optimizer=optimizers[optimizer](),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    history = []
+    for epoch in range(1, epochs + 1):
+        clips = stcam_clips(frames[~test], apexes[~test], crop, training=True, seed=seed + epoch)
+        fit = model.fit(clips, labels[~test], batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
+        predicted = np.argmax(model.predict(test_clips, batch_size=batch_size, verbose=0), -1)
+        history.append({"epoch": epoch, "loss": round(float(fit.history["loss"][0]), 4),
+                        "train_accuracy": round(float(fit.history["accuracy"][0]), 4),
+                        "test_accuracy": round(float(np.mean(predicted == labels[test])), 4),
+                        "seconds": round(time.perf_counter() - start, 1)})
+        out(json.dumps(history[-1]))
+    summary = {"model": "stcam", "train_videos": int((~test).sum()), "test_videos": int(test.sum()),
+               "chance": round(1 / len(classes), 4), "test_accuracy": history[-1]["test_accuracy"],
+               "best_test_accuracy": max(row["test_accuracy"] for row in history),
+               "settings": dict(subjects=subjects, videos_per_class=videos_per_class, render=render_size, crop=crop,
+                                test_subjects=test_subjects, epochs=epochs, batch_size=batch_size,
+                                learning_rate=learning_rate, optimizer=optimizer, face_crop=face_crop, seed=seed),
+               "seconds": round(time.perf_counter() - start, 1)}
+    out(json.dumps(summary))
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subjects", type=int, default=40)
+    parser.add_argument("--videos-per-class", type=int, default=2)
+    parser.add_argument("--render", type=int, default=36, help="rendered frame side (px)")
+    parser.add_argument("--crop", type=int, default=32, help="clip side after STCAM's crop (px, at least 32)")
+    parser.add_argument("--test-subjects", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    parser.add_argument("--face-crop", action="store_true", help="cut each video to its subject's face box first")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    run(args.subjects, args.videos_per_class, args.render, args.crop, args.test_subjects, args.epochs,
+        args.batch_size, args.learning_rate, args.optimizer, args.face_crop, args.seed,
+        out=lambda line: print(line, flush=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
