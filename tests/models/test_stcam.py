@@ -226,7 +226,7 @@ def test_existing_head_cannot_be_combined_with_head_arguments_or_other_classes()
 @pytest.mark.slow
 def test_learning_check_script_trains_and_reports_each_epoch(capsys):
     """``scripts/stcam_learning_check.py`` (STCAM's learning check for a bigger machine: from scratch, the full
-    model stays at chance within a CPU test's budget, see README) runs end to end on a tiny benchmark: 3 subjects,
+    model gets to about twice chance in 10 CPU-minutes, too close for a test, see README) runs end to end on a tiny benchmark: 3 subjects,
     one held out, face crops, 2 epochs. It checks the run, not that STCAM learns."""
     script = runpy.run_path(str(ROOT / "scripts" / "stcam_learning_check.py"))
     summary = script["run"](subjects=3, videos_per_class=1, render_size=34, crop=32, test_subjects=1, epochs=2,
@@ -240,14 +240,14 @@ def test_learning_check_script_trains_and_reports_each_epoch(capsys):
 
 
 def test_face_box_is_the_generators_face_square():
-    """The face box is centred on the identity's face centre, 2.3 face half-heights wide."""
+    """The face box is the square centred on the identity's face centre, 2 face half-heights wide."""
     face_box = runpy.run_path(str(ROOT / "scripts" / "stcam_learning_check.py"))["face_box"]
     from data_prep import synthetic
 
     identity = synthetic.random_identity(np.random.default_rng([0, 0, 4]), synthetic.MODES["macro"].resting_face)
-    top, left, side = face_box(4, 100, 0)
-    assert side == round(2 * 1.15 * identity.scale * 100)
-    assert abs(left + side / 2 - identity.centre[0] * 100) <= 1 and abs(top + side / 2 - identity.centre[1] * 100) <= 1
+    x0, y0, x1, y1 = face_box(4, 100, 0)
+    np.testing.assert_allclose([x1 - x0, y1 - y0], [2 * identity.scale * 100] * 2)
+    np.testing.assert_allclose([(x0 + x1) / 2, (y0 + y1) / 2], np.multiply(identity.centre, 100))
 
 
 @pytest.mark.slow
@@ -255,7 +255,7 @@ def test_full_model_learns_where_and_when_a_patch_appears():
     """The full ``stcam`` (3D-CAM then STAM in every block) trained end to end from scratch learns a plain
     spatio-temporal signal: the class is where a brighter patch sits (one of 6 places) in the last 3 of 7 frames
     of uniform noise. This is not STCAM's learning check on the synthetic macro benchmark (missing: from scratch
-    the model stays at chance there within a CPU test's budget, see README); it shows that the 300-layer model
+    the model gets to about twice chance there in 10 CPU-minutes, too close for a test, see README); it shows that the 300-layer model
     and its attention train past one step. 192 training and 96 test clips at 32x32, Adam 1e-3, batch 16,
     5 epochs; we saw test accuracy 1.0 (chance 1/6) here and with seed 1 for the data and weights, in about
     4 minutes of 2 shared cores."""
