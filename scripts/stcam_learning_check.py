@@ -86,13 +86,15 @@ def run(subjects=60, videos_per_class=1, render_size=36, crop=32, test_subjects=
         learning_rate=3e-4, decay_epoch=11, optimizer="adam", face_crop=False, seed=0, out=print):
     """Train the full ``stcam`` on the rendered benchmark; ``out`` gets one JSON line per epoch and a summary.
 
-    The learning rate drops tenfold from epoch ``decay_epoch`` (1-based; STCAM's step schedule, factor 0.1).
+    The optimizer and its step schedule come from STCAM's recipe (``keras_fer.training.recipes``) with these
+    settings and no weight decay: the learning rate drops tenfold from epoch ``decay_epoch`` (1-based).
 
     Returns the summary dict (``test_accuracy`` of the last epoch, ``best_test_accuracy``, ``chance``, ...).
     """
     import keras
 
     from keras_fer.models import create_model
+    from keras_fer.training.recipes import get_recipe
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stcam_learning_") as root:
@@ -102,20 +104,20 @@ def run(subjects=60, videos_per_class=1, render_size=36, crop=32, test_subjects=
     test_clips = stcam_clips(frames[test], apexes[test], crop, training=False, seed=seed)
     keras.utils.set_random_seed(seed)
     model = create_model("stcam", len(classes), input="frames", num_frames=7, frame_size=crop, bn_momentum=0.9)
-    optimizers = {"adam": lambda: keras.optimizers.Adam(learning_rate),
-                  "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)}
-    model.compile(optimizer=optimizers[optimizer](),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    sgd = optimizer == "sgd"
+    recipe = get_recipe("stcam", optimizer=optimizer, learning_rate=learning_rate, momentum=0.9 if sgd else 0.0,
+                        nesterov=sgd, weight_decay=0.0, schedule="step", decay_epochs=(decay_epoch - 1,),
+                        epochs=epochs, batch_size=batch_size)
+    steps_per_epoch = -(-int((~test).sum()) // batch_size)
+    recipe.compile(model, steps_per_epoch)
     history = []
     for epoch in range(1, epochs + 1):
-        if epoch == decay_epoch:
-            model.optimizer.learning_rate.assign(learning_rate * 0.1)
         clips = stcam_clips(frames[~test], apexes[~test], crop, training=True, seed=seed + epoch)
         fit = model.fit(clips, labels[~test], batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
         predicted = np.argmax(model.predict(test_clips, batch_size=batch_size, verbose=0), -1)
         history.append({"epoch": epoch, "loss": round(float(fit.history["loss"][0]), 4),
-                        "train_accuracy": round(float(fit.history["accuracy"][0]), 4),
-                        "learning_rate": float(model.optimizer.learning_rate.numpy()),
+                        "train_accuracy": round(float(fit.history["sparse_categorical_accuracy"][0]), 4),
+                        "learning_rate": recipe.learning_rate_at(epoch - 1, steps_per_epoch),
                         "test_accuracy": round(float(np.mean(predicted == labels[test])), 4),
                         "seconds": round(time.perf_counter() - start, 1)})
         out(json.dumps(history[-1]))

@@ -255,11 +255,10 @@ def test_face_box_is_the_generators_face_square():
 def test_full_model_learns_where_and_when_a_patch_appears():
     """The full ``stcam`` (3D-CAM then STAM in every block) trained end to end from scratch learns a plain
     spatio-temporal signal: the class is where a brighter patch sits (one of 6 places) in the last 3 of 7 frames
-    of uniform noise. This is not STCAM's learning check on the synthetic macro
-    benchmark (measured, not yet a test, see README); it shows that the 300-layer model and its attention train
-    past one step. 192 training and 96 test clips at 32x32, Adam 1e-3, batch 16,
-    5 epochs; we saw test accuracy 1.0 (chance 1/6) here and with seed 1 for the data and weights, in about
-    4 minutes of 2 shared cores."""
+    of uniform noise. This is not STCAM's learning check on the synthetic macro benchmark
+    (measured, not yet a test, see README); it shows that the 300-layer model and its attention train past one
+    step. 192 training and 96 test clips at 32x32, Adam 1e-3, batch 16, 5 epochs; we saw test accuracy 1.0
+    (chance 1/6) here and with seed 1 for the data and weights, in about 4 minutes of 2 shared cores."""
     rng = np.random.default_rng(0)
 
     def clips(count):
