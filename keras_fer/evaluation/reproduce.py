@@ -134,8 +134,8 @@ SYNTHETIC_PLANS = {
         recipe=dict(epochs=1, batch_size=8, learning_rate=0.01, weight_decay=0.0),
         model_kwargs=dict(num_frames=7, frame_size=32, bn_momentum=0.9),
         note="end to end from scratch at 32x32 (paper: 224, Kinetics pre-training), 1 epoch on the first fold, SGD "
-             "0.01 without weight decay: a run of the pipeline, far too short to learn (STCAM's learning check is "
-             "missing, see README)"),
+             "0.01 without weight decay: a run of the pipeline, far too short to learn (STCAM's learning check "
+             "trains 30 epochs from the annotated apex, see README)"),
     "ecnn_fsa": SyntheticPlan(
         mode="macro", source="features", sampler="ecnn_fsa", recipe=dict(epochs=20, batch_size=8, learning_rate=0.03),
         quick_epochs=15,

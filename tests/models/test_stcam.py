@@ -224,20 +224,25 @@ def test_existing_head_cannot_be_combined_with_head_arguments_or_other_classes()
 
 
 @pytest.mark.slow
-def test_learning_check_script_trains_and_reports_each_epoch(capsys):
-    """``scripts/stcam_learning_check.py`` (STCAM's learning check at full size, not yet a test, see README) runs
-    end to end on a tiny benchmark: 3 subjects, one held out, face crops, 2 epochs, the second at a tenth of the
-    learning rate. It checks the run and its report, not that STCAM learns."""
+def test_full_model_learns_the_macro_benchmark(capsys):
+    """STCAM's learning check: the full ``stcam`` (3D-CAM then STAM in every block) trained end to end from scratch
+    on the synthetic macro benchmark reaches at least twice chance on 12 held-out subjects.
+
+    It runs ``scripts/stcam_learning_check.py`` with its defaults and face crops: 48 training subjects x 6 classes,
+    32 px face crops, STCAM's sampler with the annotated apex as the peak, corner/centre crops and flips, batch 8,
+    STCAM's recipe with Adam 3e-4 dropped to 3e-5 from epoch 21, 30 epochs. We saw 0.681 at epoch 30 (0.653 and
+    0.806 with seeds 1 and 2; chance 1/6) in about 5 minutes of 2 shared cores (README, "Learning checks")."""
     script = runpy.run_path(str(ROOT / "scripts" / "stcam_learning_check.py"))
-    summary = script["run"](subjects=3, videos_per_class=1, render_size=34, crop=32, test_subjects=1, epochs=2,
-                            batch_size=4, learning_rate=1e-3, decay_epoch=2, face_crop=True)
+    summary = script["run"](face_crop=True)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [line["epoch"] for line in lines[:-1]] == [1, 2]
-    np.testing.assert_allclose([line["learning_rate"] for line in lines[:-1]], [1e-3, 1e-4], rtol=1e-6)
+    with capsys.disabled():
+        print("\nSTCAM learning check:", *lines, sep="\n")
     assert lines[-1] == summary
-    assert (summary["train_videos"], summary["test_videos"], summary["chance"]) == (12, 6, round(1 / 6, 4))
-    assert all(np.isfinite(line["loss"]) and 0 <= line["test_accuracy"] <= 1 for line in lines[:-1])
+    assert [line["epoch"] for line in lines[:-1]] == list(range(1, 31))
+    np.testing.assert_allclose([line["learning_rate"] for line in lines[:-1]], [3e-4] * 20 + [3e-5] * 10, rtol=1e-6)
+    assert (summary["train_videos"], summary["test_videos"], summary["chance"]) == (288, 72, round(1 / 6, 4))
     assert summary["best_test_accuracy"] == max(line["test_accuracy"] for line in lines[:-1])
+    assert summary["test_accuracy"] >= 2 * summary["chance"], summary
 
 
 def test_face_box_is_the_generators_face_square():
@@ -249,32 +254,3 @@ def test_face_box_is_the_generators_face_square():
     x0, y0, x1, y1 = face_box(4, 100, 0)
     np.testing.assert_allclose([x1 - x0, y1 - y0], [2 * identity.scale * 100] * 2)
     np.testing.assert_allclose([(x0 + x1) / 2, (y0 + y1) / 2], np.multiply(identity.centre, 100))
-
-
-@pytest.mark.slow
-def test_full_model_learns_where_and_when_a_patch_appears():
-    """The full ``stcam`` (3D-CAM then STAM in every block) trained end to end from scratch learns a plain
-    spatio-temporal signal: the class is where a brighter patch sits (one of 6 places) in the last 3 of 7 frames
-    of uniform noise. This is not STCAM's learning check on the synthetic macro benchmark
-    (measured, not yet a test, see README); it shows that the 300-layer model and its attention train past one
-    step. 192 training and 96 test clips at 32x32, Adam 1e-3, batch 16, 5 epochs; we saw test accuracy 1.0
-    (chance 1/6) here and with seed 1 for the data and weights, in about 4 minutes of 2 shared cores."""
-    rng = np.random.default_rng(0)
-
-    def clips(count):
-        labels = rng.integers(0, 6, count)
-        frames = rng.integers(60, 190, (count, 7, 32, 32, 3)).astype("float32")
-        for frames_i, label in zip(frames, labels):
-            row, column = divmod(int(label), 3)
-            frames_i[4:, 4 + 14 * row:12 + 14 * row, 2 + 10 * column:10 + 10 * column] += 50.0
-        return frames, labels
-
-    (train_x, train_y), (test_x, test_y) = clips(192), clips(96)
-    keras.utils.set_random_seed(0)
-    model = create_model("stcam", 6, input="frames", num_frames=7, frame_size=32, bn_momentum=0.9)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(train_x, train_y, batch_size=16, epochs=5, shuffle=True, verbose=0)
-    accuracy = float(np.mean(np.argmax(model.predict(test_x, verbose=0), -1) == test_y))
-    print(f"STCAM patch task: test accuracy {accuracy:.3f}")
-    assert accuracy >= 0.5, accuracy
