@@ -26,6 +26,7 @@ Run (about 10 s per epoch of the defaults on 2 CPU cores; at 64 px on a GPU mach
 """
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -134,23 +135,22 @@ def run(subjects=60, videos_per_class=1, render_size=36, crop=32, test_subjects=
 
 
 def main(argv=None):
+    defaults = {name: parameter.default for name, parameter in inspect.signature(run).parameters.items()}
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--subjects", type=int, default=60)
-    parser.add_argument("--videos-per-class", type=int, default=1)
-    parser.add_argument("--render", type=int, default=36, help="rendered frame side (px)")
-    parser.add_argument("--crop", type=int, default=32, help="clip side after STCAM's crop (px, at least 32)")
-    parser.add_argument("--test-subjects", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--learning-rate", type=float, default=3e-4)
-    parser.add_argument("--decay-epoch", type=int, default=21, help="first epoch at a tenth of the learning rate")
-    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    parser.set_defaults(**{name: value for name, value in defaults.items() if name != "out"})
+    parser.add_argument("--subjects", type=int)
+    parser.add_argument("--videos-per-class", type=int)
+    parser.add_argument("--render", dest="render_size", type=int, help="rendered frame side (px)")
+    parser.add_argument("--crop", type=int, help="clip side after STCAM's crop (px, at least 32)")
+    parser.add_argument("--test-subjects", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--decay-epoch", type=int, help="first epoch at a tenth of the learning rate")
+    parser.add_argument("--optimizer", choices=("adam", "sgd"))
     parser.add_argument("--face-crop", action="store_true", help="cut each video to its subject's face box first")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    run(args.subjects, args.videos_per_class, args.render, args.crop, args.test_subjects, args.epochs,
-        args.batch_size, args.learning_rate, args.decay_epoch, args.optimizer, args.face_crop, args.seed,
-        out=lambda line: print(line, flush=True))
+    parser.add_argument("--seed", type=int)
+    run(**vars(parser.parse_args(argv)), out=lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

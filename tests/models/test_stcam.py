@@ -6,6 +6,7 @@ tests that use them (:func:`_end_to_end`).
 """
 
 import functools
+import inspect
 import json
 import pathlib
 import runpy
@@ -243,6 +244,21 @@ def test_full_model_learns_the_macro_benchmark(capsys):
     assert (summary["train_videos"], summary["test_videos"], summary["chance"]) == (288, 72, round(1 / 6, 4))
     assert summary["best_test_accuracy"] == max(line["test_accuracy"] for line in lines[:-1])
     assert summary["test_accuracy"] >= 2 * summary["chance"], summary
+
+
+def test_learning_check_command_line_runs_the_tests_settings():
+    """``--face-crop`` alone gives ``run``'s defaults (the slow test's run, as README says); options override them."""
+    script = runpy.run_path(str(ROOT / "scripts" / "stcam_learning_check.py"))
+    calls = []
+    script["main"].__globals__["run"] = functools.wraps(script["run"])(lambda **kwargs: calls.append(kwargs))
+    script["main"](["--face-crop"])
+    script["main"](["--render", "72", "--crop", "64", "--epochs", "40", "--decay-epoch", "31", "--optimizer", "sgd"])
+    defaults = {name: parameter.default for name, parameter in inspect.signature(script["run"]).parameters.items()}
+    del defaults["out"]
+    assert all(callable(call.pop("out")) for call in calls)
+    assert calls[0] == {**defaults, "face_crop": True}
+    assert calls[1] == {**defaults, "render_size": 72, "crop": 64, "epochs": 40, "decay_epoch": 31, "optimizer": "sgd"}
+    assert (defaults["epochs"], defaults["decay_epoch"], defaults["face_crop"]) == (30, 21, False)
 
 
 def test_face_box_is_the_generators_face_square():
