@@ -29,7 +29,7 @@ from data_prep import manifest  # noqa: E402
 from data_prep.faces import MTCNNDetector  # noqa: E402
 from data_prep.prepare import PrepareOptions, prepare_sample  # noqa: E402
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "real_faces")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "real_faces")
 GROUPS = {
     "crema-d": [os.path.join("crema-d", f"1001_DFA_{emotion}_XX.flv")
                 for emotion in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")],

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-from keras_fer.evaluation.reproduce import SYNTHETIC_PLANS, reproduce, synthetic_data
+from keras_fer.jobs.reproduce import SYNTHETIC_PLANS, reproduce, synthetic_data
 
 
 def main(paper="ast"):

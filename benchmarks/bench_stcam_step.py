@@ -12,7 +12,7 @@ import numpy as np
 
 from keras_fer.models.common import end_to_end
 from keras_fer.models.stcam import stcam_head
-from keras_fer.stems.inception_resnet3d import inception_resnet3d
+from keras_fer.stems.inception_resnet import inception_resnet3d
 
 
 def _cpu_seconds():

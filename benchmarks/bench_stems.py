@@ -12,7 +12,7 @@ Also printed for reference: ``model.predict`` on the whole preprocessed array.
 Each method runs ``--repeats`` times, interleaved with the others; the best
 pass counts (the machine may be shared, and other load only slows a pass down),
 the median is printed too.
-Frames are real face video frames (tests/data/real_faces/pyfeat/single_face.mp4)
+Frames are real face video frames (tests/fixtures/real_faces/pyfeat/single_face.mp4)
 resized to the stem's input, repeated to ``--frames``.
 
 Usage:
@@ -34,10 +34,10 @@ import tensorflow as tf  # noqa: E402
 
 from keras_fer import stems  # noqa: E402
 from keras_fer.stems.fer2013 import preprocess_input as fer2013_preprocess  # noqa: E402
-from keras_fer.stems.resnet18 import preprocess_input as resnet18_preprocess  # noqa: E402
+from keras_fer.stems.resnet import preprocess_input as resnet18_preprocess  # noqa: E402
 from keras_fer.stems.vggface import preprocess_input as vggface_preprocess  # noqa: E402
 
-VIDEO = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_faces" / "pyfeat" / "single_face.mp4"
+VIDEO = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "real_faces" / "pyfeat" / "single_face.mp4"
 
 
 def build_stem(name, size):

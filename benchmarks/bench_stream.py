@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_stream.py [FRAMES]`` (default 600); ``--eager-vs-compiled`` instead times one frame
 through the default's stem and head called eagerly and under ``tf.function`` (why :class:`Classifier` compiles them). The 72 frames of the real webcam clip
-``tests/data/real_faces/pyfeat/single_face.mp4`` (640x360) are replayed in a loop as one stream, pushed one by one
+``tests/fixtures/real_faces/pyfeat/single_face.mp4`` (640x360) are replayed in a loop as one stream, pushed one by one
 into :class:`keras_fer.inference.StreamPredictor` in four configurations:
 
 * the default predictor (FER2013 mini-Xception, window of 16, score fusion), MTCNN on every frame, on every
@@ -25,7 +25,7 @@ from data_prep.video import VideoReader
 from keras_fer import inference
 from keras_fer.models import create_model
 
-CLIP = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "real_faces", "pyfeat", "single_face.mp4")
+CLIP = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "real_faces", "pyfeat", "single_face.mp4")
 
 
 def _rss_mb():
@@ -37,7 +37,7 @@ def _ast_classifier(default):
     """An AST head (20 frames of the FER2013 stem's 128-d features) with the default's faces and stem features."""
     from keras_fer.stems import fer2013
 
-    stem = inference._per_frame_stem(fer2013.fer2013_mini_xception(), "fer2013", default.frame_size)
+    stem = inference.per_frame_stem(fer2013.fer2013_mini_xception(), "fer2013", default.frame_size)
     head = create_model("ast", 7, feature_shape=(20, 128))
     return inference.Classifier("ast", fer2013.FER2013_CLASS_NAMES, head, stem, default.frame_size, "ast",
                                 {"num_frames": 20}, dict(default.face), "benchmark")

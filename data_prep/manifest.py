@@ -14,8 +14,8 @@ or frame folder; relative paths are relative to the manifest's folder),
 video, empty when unknown). Only ``id`` and ``path`` are required; missing
 optional columns read as empty strings.
 
-Every write goes to a temporary name in the same folder, then is renamed, so a
-reader never sees a half-written file.
+Every write goes through :func:`data_prep.files.atomic_path` (a temporary
+name in the same folder, then a rename), so a reader never sees a half-written file.
 
 Example:
 
@@ -29,6 +29,8 @@ import csv
 import os
 import re
 
+from data_prep.files import atomic_path
+
 __all__ = [
     "FAILURE_COLUMNS",
     "FRAME_COLUMNS",
@@ -38,7 +40,6 @@ __all__ = [
     "read_csv",
     "read_failures",
     "read_manifest",
-    "temporary_name",
     "write_csv",
 ]
 
@@ -59,33 +60,17 @@ def check_sample_id(sample_id, where):
         )
 
 
-def temporary_name(path):
-    """A hidden name beside ``path``, unique to this process, for writing before the rename."""
-    folder, name = os.path.split(os.fspath(path))
-    return os.path.join(folder, f".{name}.partial-{os.getpid()}")
-
-
 def write_csv(path, columns, rows):
     """Write ``rows`` (dicts; missing keys become empty cells) under ``columns``, atomically.
 
     Raises:
         ValueError: a row has a key that is not a column.
     """
-    path = os.fspath(path)
-    temporary = temporary_name(path)
-    try:
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(columns), restval="", extrasaction="raise")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({key: ("" if value is None else value) for key, value in row.items()})
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), restval="", extrasaction="raise")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: ("" if value is None else value) for key, value in row.items()})
 
 
 def read_csv(path, required=()):

@@ -51,7 +51,7 @@ from concurrent.futures.process import BrokenProcessPool
 import cv2
 from tqdm.auto import tqdm
 
-from data_prep import faces, manifest, video
+from data_prep import faces, files, manifest, video
 
 __all__ = ["PrepareOptions", "PrepareResult", "collect_samples", "dataset_samples", "prepare", "prepare_sample"]
 
@@ -317,7 +317,7 @@ def prepare_sample(sample, out_dir, options):
     track = cropper.track(reader, indices)
     crops_root = os.path.join(out_dir, "crops")
     final = os.path.join(crops_root, sample["id"])
-    partial = manifest.temporary_name(final)
+    partial = files.temporary_name(final)
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
     try:
@@ -406,10 +406,7 @@ def _check_options_file(out_dir, options):
                 "Use another output folder, or the same options to resume."
             )
         return
-    temporary = manifest.temporary_name(path)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(wanted, handle, indent=2)
-    os.replace(temporary, path)
+    files.write_json(path, wanted)
 
 
 def _remove_leftovers(out_dir):

@@ -59,14 +59,13 @@ Example:
 """
 
 import dataclasses
-import json
 import math
 import os
 
 import cv2
 import numpy as np
 
-from data_prep import manifest
+from data_prep import files, manifest
 
 __all__ = [
     "ACTION_UNITS",
@@ -435,18 +434,17 @@ def render_video(identity, units, size=112, blink=None, head_pose=None, flicker=
 
 def _write_video(path, frames):
     """Write RGB frames as MJPG AVI (OpenCV's built-in encoder: no FFmpeg needed), atomically."""
-    temporary = manifest.temporary_name(path) + ".avi"
     height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(temporary, cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
-    if not writer.isOpened():
-        raise OSError(f"{path}: OpenCV cannot open an MJPG AVI writer")
-    try:
-        writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    os.replace(temporary, path)
+    with files.atomic_path(path, suffix=".avi") as temporary:
+        writer = cv2.VideoWriter(temporary, cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
+        if not writer.isOpened():
+            raise OSError(f"{path}: OpenCV cannot open an MJPG AVI writer")
+        try:
+            writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+            for frame in frames:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
 
 
 def _settings_record(mode, n_subjects, videos_per_class, size, n_frames, seed, settings):
@@ -507,11 +505,7 @@ def generate_dataset(out_dir, mode="macro", n_subjects=10, videos_per_class=3, s
                 rows.append(dict(id=sample_id, path=f"videos/{sample_id}.avi", label=label, subject=subject_id,
                                  onset=onset, apex=apex, offset=offset))
     manifest.write_csv(os.path.join(out_dir, "manifest.csv"), manifest.SOURCE_COLUMNS, rows)
-    record = os.path.join(out_dir, "synthetic.json")
-    temporary = manifest.temporary_name(record)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(_settings_record(mode, n_subjects, videos_per_class, size, n_frames, seed, settings), handle,
-                  indent=2)
-    os.replace(temporary, record)
+    files.write_json(os.path.join(out_dir, "synthetic.json"),
+                     _settings_record(mode, n_subjects, videos_per_class, size, n_frames, seed, settings))
     return rows
 

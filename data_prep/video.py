@@ -369,7 +369,7 @@ def count_frames(path):
 
     Example:
 
-    >>> count_frames("tests/data/real_faces/pyfeat/no_face.mp4")   # doctest: +SKIP
+    >>> count_frames("tests/fixtures/real_faces/pyfeat/no_face.mp4")   # doctest: +SKIP
     95
     """
     return probe_video(path).n_frames

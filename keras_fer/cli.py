@@ -140,6 +140,7 @@ def _add_prepare(sub):
 
 def _extract(args):
     from keras_fer.data import cache
+    from keras_fer.stems.registry import seed_random_weights
 
     try:
         if args.sampler == "none":
@@ -149,11 +150,7 @@ def _extract(args):
         else:
             sampler = args.sampler
         options = _sampler_options(args.sampler_option) if args.sampler_option else None
-        if args.weights is None and args.stem != "fer2013_mini_xception":  # that stem's weights ship with keras-fer
-            import keras
-
-            # Reproducible, so that a rerun resumes instead of meeting another weights hash.
-            keras.utils.set_random_seed(0)
+        if seed_random_weights(args.stem, args.weights):  # reproducible: a rerun resumes, predict rebuilds it
             print("keras-fer extract: no --weights: the stem is randomly initialised (seed 0); for tests only",
                   file=sys.stderr)
         result = cache.extract(
@@ -225,11 +222,11 @@ def _fit_options(args):
 
 
 def _train(args):
-    from keras_fer.evaluation import protocol
+    from keras_fer.jobs import training
 
     try:
         source = _source(args)
-        protocol.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
+        training.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"keras-fer train: error: {error}", file=sys.stderr)
         return 2
@@ -243,7 +240,8 @@ def _train(args):
 
 
 def _folds(args, rows):
-    from keras_fer.evaluation import reproduce, splits
+    from keras_fer.evaluation import splits
+    from keras_fer.jobs import reproduce
 
     if args.protocol == "kfold":
         return splits.subject_kfold(rows, k=args.folds, order=args.order, seed=args.seed)
@@ -255,11 +253,11 @@ def _folds(args, rows):
 
 
 def _cv(args):
-    from keras_fer.evaluation import protocol
+    from keras_fer.jobs import training
 
     try:
         source = _source(args)
-        results = protocol.cross_validate(source, args.model, _folds(args, source.rows), out_dir=args.out,
+        results = training.cross_validate(source, args.model, _folds(args, source.rows), out_dir=args.out,
                                           recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"keras-fer cv: error: {error}", file=sys.stderr)
@@ -276,7 +274,7 @@ def _evaluate(args):
     import keras
 
     import keras_fer  # noqa: F401  (registers the package's layers for loading)
-    from keras_fer.evaluation import protocol
+    from keras_fer.jobs import training
 
     try:
         source = _source(args)
@@ -287,7 +285,7 @@ def _evaluate(args):
         if not os.path.isfile(args.model):
             raise FileNotFoundError(f"{args.model}: no such model file (keras-fer train writes OUT/model.keras)")
         network = keras.saving.load_model(args.model)
-        report = protocol.evaluate(network, source, ids, args.out, batch_size=args.batch_size,
+        report = training.evaluate(network, source, ids, args.out, batch_size=args.batch_size,
                                    title=os.path.basename(args.model), extra={"model_file": args.model})
     except (ValueError, FileNotFoundError) as error:
         print(f"keras-fer evaluate: error: {error}", file=sys.stderr)
@@ -298,7 +296,7 @@ def _evaluate(args):
 
 
 def _reproduce(args):
-    from keras_fer.evaluation import reproduce
+    from keras_fer.jobs import reproduce
 
     try:
         reproduce.reproduce(args.out, paper=args.paper, dataset=args.dataset, data_root=args.data_root,
@@ -501,7 +499,7 @@ def _add_training(sub):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-fer", description=__doc__)
-    from keras_fer import __version__
+    from keras_fer.version import __version__
 
     parser.add_argument("--version", action="version", version=f"keras-fer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -2,7 +2,7 @@
 
 Run: ``python scripts/build_saved_models.py [OUT]`` (default ``saved_models``; about 10 minutes on 2 CPU cores).
 Each paper's model is trained as ``keras-fer reproduce`` trains its row (:data:`SYNTHETIC_PLANS`: the same
-synthetic data, stand-in FER2013 stem, sampler, recipe and sizes) by :func:`keras_fer.evaluation.protocol.train_model`
+synthetic data, stand-in FER2013 stem, sampler, recipe and sizes) by :func:`keras_fer.jobs.training.train_model`
 on every synthetic subject but one, which selects the epoch, then exported with
 :func:`keras_fer.export.export_trained` (as ``keras-fer export``) to ``OUT/<paper>/1/``. ``OUT/models.json`` records, per model, what it
 was trained on, the selected epoch and its validation accuracy. The models are for trying the tooling (serving,
@@ -15,9 +15,9 @@ import shutil
 import sys
 import tempfile
 
-from keras_fer.evaluation import protocol
-from keras_fer.evaluation.reproduce import PAPERS, SYNTHETIC_DATA, SYNTHETIC_PLANS, synthetic_data, synthetic_row
 from keras_fer.export import export_trained
+from keras_fer.jobs import training
+from keras_fer.jobs.reproduce import PAPERS, SYNTHETIC_DATA, SYNTHETIC_PLANS, synthetic_data, synthetic_row
 from keras_fer.training.recipes import get_recipe
 
 
@@ -33,7 +33,7 @@ def train(paper, root):
     source, _, recipe, model_kwargs, (validation_size, _) = synthetic_row(plan, recipe.model, folders, recipe,
                                                                           False, None)
     run = os.path.join(root, "runs", paper)
-    protocol.train_model(source, recipe.model, out_dir=run, recipe=recipe, validation_size=validation_size,
+    training.train_model(source, recipe.model, out_dir=run, recipe=recipe, validation_size=validation_size,
                          model_kwargs=model_kwargs, verbose=0, tensorboard=False)
     return run, source, plan
 

@@ -10,7 +10,7 @@ import os
 
 from keras_fer import inference
 
-CREMA_D = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "real_faces", "crema-d")
+CREMA_D = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "real_faces", "crema-d")
 ACTED = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness", "NEU": "neutral", "SAD": "sadness"}
 VOTE_COLUMNS = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness", "N": "neutral", "S": "sadness"}
 

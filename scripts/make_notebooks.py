@@ -36,7 +36,7 @@ This notebook runs the whole keras-fer pipeline once, at a small size:
 
 It takes about a minute on 2 CPU cores. Everything is written under the current folder
 (`synthetic/`, `prepared/`, `features/`, `runs/`). Run it from the repository root (or from any
-folder where `tests/data/real_faces/` exists) so that the real video in step 6 is found.
+folder where `tests/fixtures/real_faces/` exists) so that the real video in step 6 is found.
 """),
     code("""
 %matplotlib inline
@@ -51,7 +51,8 @@ from data_prep.synthetic import generate_dataset
 from keras_fer import viz
 from keras_fer.data import cache
 from keras_fer.data.sources import open_source
-from keras_fer.evaluation import protocol, splits
+from keras_fer.evaluation import splits
+from keras_fer.jobs import training
 from keras_fer.inference import default_classifier, predict_video
 from keras_fer.training import get_recipe
 from keras_fer.training.train import read_history
@@ -138,7 +139,7 @@ recipe = get_recipe("ecnn_fsa", epochs=15, batch_size=8, learning_rate=0.03)
 print(recipe.optimizer, "momentum", recipe.momentum, "| the paper:", recipe.source)
 """),
     code("""
-results = protocol.cross_validate(source, "ecnn_fsa", folds, out_dir="runs/ecnn_fsa", recipe=recipe,
+results = training.cross_validate(source, "ecnn_fsa", folds, out_dir="runs/ecnn_fsa", recipe=recipe,
                                   validation_size=1, verbose=0, tensorboard=False)
 accuracy = results["summary"]["accuracy"]
 print(f"test accuracy {accuracy['mean']:.1%} +- {accuracy['std']:.1%} over {accuracy['n_folds']} folds "
@@ -179,7 +180,7 @@ a CREMA-D actor acting happiness.
 """),
     code("""
 classifier = default_classifier()
-prediction = predict_video(classifier, "tests/data/real_faces/crema-d/1001_DFA_HAP_XX.flv")
+prediction = predict_video(classifier, "tests/fixtures/real_faces/crema-d/1001_DFA_HAP_XX.flv")
 result = prediction.result
 print("label:", result["label"])
 print("probabilities:", result["probabilities"])
@@ -206,7 +207,7 @@ numbers as above):
 keras-fer prepare --dataset synthetic --root synthetic --out prepared --size 64 --sampler ecnn_fsa
 keras-fer extract --prepared prepared/ --stem fer2013_mini_xception --out features/
 keras-fer cv --data features/ --model ecnn_fsa --folds 3 --epochs 15 --batch-size 8 --learning-rate 0.03 --validation-size 1 --out runs/ecnn_fsa
-keras-fer predict tests/data/real_faces/crema-d/1001_DFA_HAP_XX.flv
+keras-fer predict tests/fixtures/real_faces/crema-d/1001_DFA_HAP_XX.flv
 ```
 """),
 ]
@@ -220,7 +221,7 @@ PREPARE = [
 keras-fer reads twelve datasets in their official layouts (CK+, Oulu-CASIA, MMI, AFEW, DFEW,
 CASME I/II, SMIC, BU-3DFE, UCF-101, CREMA-D, and any CSV manifest). None can ship with it: you
 download them from their owners. This notebook goes through the same steps on the six CREMA-D
-clips in `tests/data/real_faces/crema-d/` (one actor saying one sentence with six acted emotions),
+clips in `tests/fixtures/real_faces/crema-d/` (one actor saying one sentence with six acted emotions),
 which are small enough to run in under a minute:
 
 1. read the dataset's layout into a manifest (the `crema_d` adapter),
@@ -230,7 +231,7 @@ which are small enough to run in under a minute:
 5. compute optical flow for STANet,
 6. cache stem features for training.
 
-Run it from the repository root (or any folder where `tests/data/real_faces/` exists). It writes
+Run it from the repository root (or any folder where `tests/fixtures/real_faces/` exists). It writes
 into the current folder.
 """),
     code("""
@@ -248,7 +249,7 @@ from data_prep.prepare import PrepareOptions, dataset_samples, prepare
 from data_prep.sampling import interpolate_frames, sample, superset
 from keras_fer.data import cache, pipeline
 
-ROOT = "tests/data/real_faces/crema-d"
+ROOT = "tests/fixtures/real_faces/crema-d"
 
 
 def table(rows, columns):
@@ -346,8 +347,8 @@ the box of the last face before it.
     code("""
 with open("no_face_manifest.csv", "w", encoding="utf-8") as handle:
     handle.write("id,path\\n"
-                 "face_noface,tests/data/real_faces/pyfeat/face_noface.mov\\n"
-                 "no_face,tests/data/real_faces/pyfeat/no_face.mp4\\n")
+                 "face_noface,tests/fixtures/real_faces/pyfeat/face_noface.mov\\n"
+                 "no_face,tests/fixtures/real_faces/pyfeat/no_face.mp4\\n")
 options = PrepareOptions(detector="mtcnn", detect_every=10, detect_max_side=320, size=112, no_face_policy="hold")
 result = prepare("no_face_manifest.csv", "prepared_no_face", options, progress=False)
 display(table(manifest.read_manifest("prepared_no_face/manifest.csv"), ["id", "n_frames", "n_crops", "n_no_face"]))
@@ -441,7 +442,7 @@ features, labels = next(iter(pipeline.feature_dataset("features_crema_d", traini
 print("a batch for training:", tuple(features.shape), [info.classes[int(i)] for i in labels])
 """),
     md("""
-From here, `keras-fer train`/`cv` (or `keras_fer.evaluation.protocol`, notebook 01) train a head on
+From here, `keras-fer train`/`cv` (or `keras_fer.jobs.training`, notebook 01) train a head on
 the cache. Six clips of one actor are far too few to train or measure anything: with a real
 dataset, only the root folder and the adapter name change:
 
@@ -458,7 +459,7 @@ REPRODUCE = [
     md("""
 # Reproducing a paper's results table
 
-`keras_fer.evaluation.reproduce.reproduce` (`keras-fer reproduce`) runs the rows of a paper's
+`keras_fer.jobs.reproduce.reproduce` (`keras-fer reproduce`) runs the rows of a paper's
 results tables (its full model, baselines and ablations) under a subject-independent protocol and
 writes a table with the paper's own numbers beside each row.
 
@@ -476,7 +477,7 @@ paper, run the same rows on the paper's dataset (see the end of this notebook).
 from IPython.display import Image, Markdown, display
 
 from keras_fer.evaluation.reported import PROTOCOLS, reported
-from keras_fer.evaluation.reproduce import SYNTHETIC_PLANS, reproduce
+from keras_fer.jobs.reproduce import SYNTHETIC_PLANS, reproduce
 """),
     md("""
 What the synthetic run changes for CEFLNet:
@@ -565,7 +566,7 @@ acting happiness).
 close to uniform, so expect flat maps and near-equal weights. For a trained model, pass your
 model (from `keras-fer train`, or `keras.saving.load_model`) to the same functions.
 
-Run it from the repository root (or any folder where `tests/data/real_faces/` exists).
+Run it from the repository root (or any folder where `tests/fixtures/real_faces/` exists).
 """),
     code("""
 %matplotlib inline
@@ -583,7 +584,7 @@ from keras_fer.viz import (attention_overlay_figure, embedding_figure, spatial_m
                            video_embeddings)
 
 keras.utils.set_random_seed(0)  # the same random weights every run
-CLIP = "tests/data/real_faces/crema-d/1001_DFA_HAP_XX.flv"
+CLIP = "tests/fixtures/real_faces/crema-d/1001_DFA_HAP_XX.flv"
 CLASSES = ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]  # CREMA-D's six
 
 
@@ -806,7 +807,7 @@ and as ONNX and TFLite files. The model is trained on synthetic cartoon faces fo
 the real clip at the end mean nothing: the notebook shows the serving path, not accuracy.
 
 It takes about a minute on 2 CPU cores and writes under the current folder (`synthetic/`, `prepared/`,
-`features/`, `runs/`, `exports/`). Run it from the repository root (or any folder with `tests/data/real_faces/`).
+`features/`, `runs/`, `exports/`). Run it from the repository root (or any folder with `tests/fixtures/real_faces/`).
 """),
     code("""
 %matplotlib inline
@@ -823,7 +824,7 @@ from data_prep.synthetic import generate_dataset
 from keras_fer import viz
 from keras_fer.data import cache
 from keras_fer.data.sources import open_source
-from keras_fer.evaluation import protocol
+from keras_fer.jobs import training
 from keras_fer.export import export_onnx, export_tflite, export_trained, load_metadata
 from keras_fer.inference import load_trained
 from keras_fer.training import get_recipe
@@ -842,7 +843,7 @@ prepare("synthetic", "prepared", PrepareOptions(detector="full_frame", size=64),
 cache.extract("prepared", "features", stem="fer2013_mini_xception", sampler=None, progress=False)
 source = open_source("features", sampler="ast", sampler_options={"num_frames": 8})
 recipe = get_recipe("ast", epochs=5, batch_size=4)
-model = protocol.train_model(source, "ast", out_dir="runs/ast", recipe=recipe, validation_size=1, verbose=0,
+model = training.train_model(source, "ast", out_dir="runs/ast", recipe=recipe, validation_size=1, verbose=0,
                              tensorboard=False)
 print(json.load(open("runs/ast/train.json"))["preparation"])
 """),
@@ -870,7 +871,7 @@ a real CREMA-D clip; the model was trained on full synthetic frames), draw the f
 and send uint8 crops.
 """),
     code("""
-clip = "tests/data/real_faces/crema-d/1001_DFA_HAP_XX.flv"
+clip = "tests/fixtures/real_faces/crema-d/1001_DFA_HAP_XX.flv"
 reader = video.VideoReader(clip)
 positions = sampling.sample(metadata["sampler"], reader.info.n_frames, **metadata["sampler_options"])
 indices = np.round(positions).astype(int)

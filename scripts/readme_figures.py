@@ -2,7 +2,7 @@
 
 Run: ``python scripts/readme_figures.py`` (about 5 minutes on 2 CPU cores). It trains AST's and STANet's full
 models on the synthetic benchmark exactly as ``scripts/build_saved_models.py`` does (so as ``saved_models/``),
-then runs them on the real CREMA-D clip ``tests/data/real_faces/crema-d/1001_DFA_HAP_XX.flv`` and writes
+then runs them on the real CREMA-D clip ``tests/fixtures/real_faces/crema-d/1001_DFA_HAP_XX.flv`` and writes
 
 * ``docs/real_clip_ast_temporal.png``: ``keras-fer predict``'s timeline of AST's context-attention weights over
   the 20 frames its sampler drew (MTCNN face crops, FER2013 stand-in features);
@@ -32,7 +32,7 @@ from keras_fer import inference, viz  # noqa: E402
 from keras_fer.models import attention_model  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLIP = os.path.join(REPOSITORY, "tests", "data", "real_faces", "crema-d", "1001_DFA_HAP_XX.flv")
+CLIP = os.path.join(REPOSITORY, "tests", "fixtures", "real_faces", "crema-d", "1001_DFA_HAP_XX.flv")
 DOCS = os.path.join(REPOSITORY, "docs")
 REAL_FACES = {"detector": "mtcnn", "margin": 0.25}
 

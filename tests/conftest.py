@@ -5,6 +5,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
 
+from tests.data import helpers as data_helpers  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
@@ -37,3 +39,40 @@ def trained(tmp_path_factory):
                      "num_frames=8", "--epochs", "1", "--batch-size", "4", "--validation-size", "1", "--quiet",
                      "--no-tensorboard", "--out", str(out)]) == 0
     return {"dir": out, "videos": videos, "features": features}
+
+
+# Prepared folders of 12 synthetic clips, shared by the feature-cache, reader and `keras-fer extract` tests.
+@pytest.fixture(scope="session")
+def prepared_ast(tmp_path_factory):
+    """12 synthetic clips prepared with the AST sampler (5 frames): every one of the 16 frames is kept."""
+    return data_helpers.make_prepared(tmp_path_factory.mktemp("prepared_ast"), "ast", data_helpers.SAMPLER_OPTIONS)
+
+
+@pytest.fixture(scope="session")
+def prepared_stcam(tmp_path_factory):
+    """The same clips prepared with STCAM's sampler (jitter 0.2): 10 of the 16 frames are kept."""
+    return data_helpers.make_prepared(tmp_path_factory.mktemp("prepared_stcam"), "stcam", {"jitter": 0.2})
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory):
+    """24 clips of 8 stored frames x 6 features, 6 subjects, classes a/b/c; the class lifts one feature."""
+    import numpy as np
+
+    from keras_fer.data import cache
+
+    rng = np.random.default_rng(0)
+    samples, features = [], {}
+    for i in range(24):
+        label = "abc"[(i // 6) % 3]
+        sample = cache.CacheSample(id=f"clip{i:02d}", label=label, subject=f"S{i % 6}",
+                                   frame_indices=tuple(range(8)), sampler_frames=8, source_frames=tuple(range(8)))
+        values = rng.normal(size=(8, 6))
+        values[:, "abc".index(label)] += 2.0
+        samples.append(sample)
+        features[sample.id] = values.astype(np.float16)
+    folder = tmp_path_factory.mktemp("cache")
+    cache.write_cache(folder, samples, lambda todo: (features[s.id] for s in todo),
+                      {"stem": "random", "sampler": None, "sampler_options": {}}, (6,), num_shards=2,
+                      progress=False)
+    return folder

@@ -2,7 +2,7 @@
 
 The notebooks run with nbclient in the "python3" kernel (the interpreter running the tests, checked below),
 each in a scratch folder where the repository's test data sit at the same relative path as in a checkout
-(``tests/data``), so that they write nothing into the repository.
+(``tests/fixtures``), so that they write nothing into the repository.
 """
 
 import os
@@ -22,9 +22,9 @@ CELL_TIMEOUT = 300
 
 
 def _scratch(tmp_path):
-    """A working folder with ``tests/data`` linked to the repository's test data."""
+    """A working folder with ``tests/fixtures`` linked to the repository's test data."""
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "data").symlink_to(ROOT / "tests" / "data")
+    (tmp_path / "tests" / "fixtures").symlink_to(ROOT / "tests" / "fixtures")
     return tmp_path
 
 

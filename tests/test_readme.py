@@ -18,7 +18,7 @@ def test_readme_example_runs(index, tmp_path, monkeypatch):
     # Run in a scratch folder (examples write files) where the repository's test data is at
     # the same relative path as in a checkout.
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "data").symlink_to(README.parent / "tests" / "data")
+    (tmp_path / "tests" / "fixtures").symlink_to(README.parent / "tests" / "fixtures")
     monkeypatch.chdir(tmp_path)
     exec(compile(BLOCKS[index], f"README.md[python block {index}]", "exec"), {"__name__": "readme", "tmp_path": tmp_path})
 

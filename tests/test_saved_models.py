@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_fer.evaluation.reproduce import PAPERS
 from keras_fer.export import load_metadata
+from keras_fer.jobs.reproduce import PAPERS
 
 SAVED = os.path.join(os.path.dirname(os.path.dirname(__file__)), "saved_models")
 RECORDS = json.load(open(os.path.join(SAVED, "models.json"), encoding="utf-8"))

@@ -22,8 +22,15 @@ import glob
 import os
 import re
 
-from data_prep.datasets import (DatasetError, Problem, finish, frame_number_offset, normalise_label,
-                                read_coding_sheet, source_row)
+from data_prep.datasets import (
+    DatasetError,
+    Problem,
+    finish,
+    frame_number_offset,
+    normalise_label,
+    read_coding_sheet,
+    source_row,
+)
 
 __all__ = ["CLASSES", "build_manifest"]
 

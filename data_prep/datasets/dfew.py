@@ -22,7 +22,7 @@ without a frame folder is reported. Clips come from films without actor ids:
 import os
 import re
 
-from data_prep.datasets import (DatasetError, Problem, finish, read_coding_sheet, require_folder, source_row)
+from data_prep.datasets import DatasetError, Problem, finish, read_coding_sheet, require_folder, source_row
 
 __all__ = ["CLASSES", "build_manifest", "splits"]
 

@@ -74,8 +74,9 @@ import numpy as np
 import tensorflow as tf
 
 from data_prep import sampling
+from data_prep.checks import check_int
 from keras_fer.data import cache as feature_cache
-from keras_fer.data.cache import _check_int
+from keras_fer.data import prepared
 
 __all__ = ["class_names", "draw_frames", "feature_dataset", "frame_dataset", "resolve_sampler"]
 
@@ -99,14 +100,14 @@ def _check_common(training, batch_size, shuffle_buffer, num_workers, worker_inde
     if include_ids and not as_dict:
         raise ValueError("`include_ids=True` needs `as_dict=True` (the ids travel in the inputs dict).")
     _check_bool(deterministic, "deterministic")
-    _check_int(batch_size, "batch_size", 1)
-    _check_int(shuffle_buffer, "shuffle_buffer", 1)
-    _check_int(num_workers, "num_workers", 1)
-    _check_int(worker_index, "worker_index", 0)
+    check_int(batch_size, "batch_size", 1)
+    check_int(shuffle_buffer, "shuffle_buffer", 1)
+    check_int(num_workers, "num_workers", 1)
+    check_int(worker_index, "worker_index", 0)
     if worker_index >= num_workers:
         raise ValueError(f"`worker_index` must be < num_workers ({num_workers}), got {worker_index}.")
     if seed is not None:
-        _check_int(seed, "seed", 0)
+        check_int(seed, "seed", 0)
 
 
 def _check_ids(ids, known, where):
@@ -320,7 +321,7 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
     """
     _check_common(training, batch_size, shuffle_buffer, num_workers, worker_index, deterministic, seed, as_dict,
                   include_ids)
-    _check_int(cycle_length, "cycle_length", 1)
+    check_int(cycle_length, "cycle_length", 1)
     info = feature_cache.open_cache(cache_dir, expected_hash=expected_hash, expected_config=expected_config)
     where = os.path.join(info.cache_dir, "cache.json")
     sampler, options = resolve_sampler(sampler, sampler_options, info.config["sampler"],
@@ -460,7 +461,7 @@ def _feature_batch_map(sampler, options, training, draw_shape, integral, feature
 
 
 def _prepared_settings(prepared_dir):
-    settings = feature_cache.read_prepare_settings(prepared_dir)
+    settings = prepared.read_prepare_settings(prepared_dir)
     path = os.path.join(prepared_dir, "prepare.json")
     return path, settings.get("sampler"), settings["sampler_options"], settings.get("size")
 
@@ -516,7 +517,7 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
     _check_common(training, batch_size, shuffle_buffer, num_workers, worker_index, deterministic, seed, as_dict,
                   include_ids)
     if image_size is not None:
-        _check_int(image_size, "image_size", 1)
+        check_int(image_size, "image_size", 1)
     where, stored_sampler, stored_options, crop_size = _prepared_settings(prepared_dir)
     sampler, options = resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where)
     wanted = _check_ids(ids, [s.id for s in samples], prepared_dir)

@@ -4,7 +4,7 @@ A source knows its samples (``rows``: id, label, subject), its classes, what
 a model reads from it (``input``: ``"features"`` or ``"frames"``), how a video
 becomes that input (``preparation``: faces, sampler, stem; None for arrays) and makes a
 ``tf.data`` dataset of any subset of its samples, which is how
-:mod:`keras_fer.evaluation.protocol` feeds the sides of a fold:
+:mod:`keras_fer.jobs.training` feeds the sides of a fold:
 
 | source | reads | ``input`` |
 |---|---|---|
@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fer.data import cache as feature_cache
-from keras_fer.data import pipeline
+from keras_fer.data import pipeline, prepared
 
 __all__ = ["ArraySource", "FeatureSource", "FrameSource", "open_source"]
 
@@ -81,7 +81,7 @@ class FrameSource:
         self.rows = [{"id": s.id, "label": s.label, "subject": s.subject} for s in samples]
         self.class_names = pipeline.class_names(self.path)
         self.sampler, self.sampler_options, self.image_size = sampler, sampler_options, image_size
-        settings = feature_cache.read_prepare_settings(self.path)
+        settings = prepared.read_prepare_settings(self.path)
         drawn, options = pipeline.resolve_sampler(sampler, sampler_options, settings.get("sampler"),
                                                    settings["sampler_options"], self.path)
         face = {key: value for key, value in settings.items() if key not in ("sampler", "sampler_options")}

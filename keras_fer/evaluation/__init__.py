@@ -9,10 +9,26 @@ Both are plain NumPy functions of ids and integer class indices.
 """
 
 from keras_fer.evaluation import metrics, splits
-from keras_fer.evaluation.metrics import (accuracy, classification_report, composite_scores, confusion_matrix,
-                                          macro_f1, per_class_recall, per_class_scores, uar)
-from keras_fer.evaluation.splits import (Fold, check_folds, folds_from_mapping, leave_one_subject_out,
-                                         official_splits, subject_kfold, summarise, validation_split)
+from keras_fer.evaluation.metrics import (
+                                          accuracy,
+                                          classification_report,
+                                          composite_scores,
+                                          confusion_matrix,
+                                          macro_f1,
+                                          per_class_recall,
+                                          per_class_scores,
+                                          uar,
+)
+from keras_fer.evaluation.splits import (
+                                          Fold,
+                                          check_folds,
+                                          folds_from_mapping,
+                                          leave_one_subject_out,
+                                          official_splits,
+                                          subject_kfold,
+                                          summarise,
+                                          validation_split,
+)
 
 __all__ = [
     "Fold",

@@ -18,6 +18,7 @@ Example:
 import importlib.util
 import os
 
+from data_prep.files import atomic_path
 from keras_fer.export.saved_model import serving_model
 
 __all__ = ["export_onnx"]
@@ -52,11 +53,6 @@ def export_onnx(model, path, *, opset=None):
     spec = serving.inputs[0]
     signature = [tf.TensorSpec(spec.shape, tf.as_dtype(spec.dtype), name=spec.name)]
     path = os.fspath(path)
-    partial = f"{path}.partial"
-    try:
+    with atomic_path(path) as partial:
         serving.export(partial, format="onnx", verbose=False, input_signature=signature, opset_version=opset)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
     return path

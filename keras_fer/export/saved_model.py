@@ -205,7 +205,7 @@ def _metadata(model, name, version, class_names, functions, sources, metadata):
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        **{key: None for key in _CALLER_KEYS},
+        **dict.fromkeys(_CALLER_KEYS),
     }
     clash = sorted(set(metadata or {}) & (set(computed) - set(_CALLER_KEYS)))
     if clash:

@@ -28,6 +28,7 @@ import os
 import re
 import tempfile
 
+from data_prep.files import write_bytes
 from keras_fer.export.saved_model import save_functions, signature_functions
 
 __all__ = ["TFLiteConversionError", "export_tflite"]
@@ -97,12 +98,5 @@ def export_tflite(model, path, *, head=None, batch_size=1, select_tf_ops=False):
                 f"{ops or 'ops (see the converter message below)'}; {'; '.join(hints) or 'no fix known'}\n{error}",
                 ops) from None
     path = os.fspath(path)
-    partial = f"{path}.partial"
-    try:
-        with open(partial, "wb") as handle:
-            handle.write(flatbuffer)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    write_bytes(path, flatbuffer)
     return path

@@ -16,11 +16,12 @@ import os
 
 import keras
 
+from data_prep.files import write_text
 from keras_fer.export.onnx_export import export_onnx
 from keras_fer.export.saved_model import export_saved_model
 from keras_fer.export.tflite_export import export_tflite
-from keras_fer.evaluation.protocol import write_text
-from keras_fer.inference import load_trained, read_train_json
+from keras_fer.inference import load_trained
+from keras_fer.jobs.train_folder import read_train_json
 
 __all__ = ["FORMATS", "export_trained"]
 

@@ -12,10 +12,10 @@ from keras_fer.models.common import (
     end_to_end,
     temporal_attention_model,
 )
-from keras_fer.models.registry import ModelSpec, create_model, get_spec, list_models
 
-# The paper modules register their own layers (for loading saved models) when imported.
-from keras_fer.models import ast, ceflnet, ecnn_fsa, stanet, stcam  # noqa: E402,F401  isort: skip
+# The registry imports the paper modules, which register their own layers (for loading saved models).
+from keras_fer.models.registry import create_model, get_spec, list_models
+from keras_fer.models.spec import ModelSpec
 
 __all__ = [
     "FoldFrames",

@@ -54,7 +54,7 @@ from keras import layers, ops
 from keras_fer.layers import ContextAttention
 from keras_fer.layers.utils import check_positive_int
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
-from keras_fer.models.registry import INPUTS, ModelSpec
+from keras_fer.models.spec import INPUTS, ModelSpec
 from keras_fer.stems.checks import check_choice
 from keras_fer.stems.vggface import vggface16
 
@@ -481,31 +481,26 @@ def build_ast_landmarks(num_classes, input="features", head=None, *, temporal="a
                       name=f"{name}_end_to_end")
 
 
-def _variant(builder, temporal):
-    """``builder`` with ``temporal`` fixed: the registry's ``build(num_classes, input, head, **kwargs)``."""
-
-    def build(num_classes, input="features", head=None, **kwargs):
-        if "temporal" in kwargs:
-            raise TypeError(f"`temporal` is fixed to {temporal!r} by the model name; use another registry name")
-        return builder(num_classes, input=input, head=head, temporal=temporal, **kwargs)
-
-    build.__doc__ = f"{builder.__name__} with temporal={temporal!r}.\n\n{builder.__doc__}"
-    return build
-
-
 MODELS = (
     ModelSpec("ast", "ast", "VGGFace pool5 maps per frame -> causal additive context attention -> mean -> FC",
-              "AST table 1, row AST (VGG-Face features)", _variant(build_ast, "attention")),
+              "AST table 1, row AST (VGG-Face features)",
+              build_ast, fixed={"temporal": "attention"}),
     ModelSpec("ast_lstm", "ast", "VGGFace pool5 maps per frame -> LSTM (last state) -> FC",
-              "AST table 1, row LSTM (VGG-Face features)", _variant(build_ast, "lstm")),
+              "AST table 1, row LSTM (VGG-Face features)",
+              build_ast, fixed={"temporal": "lstm"}),
     ModelSpec("ast_gap", "ast", "VGGFace pool5 maps per frame -> temporal global average pooling -> FC",
-              "AST table 1, row GlobalAVGpooling (VGG-Face features)", _variant(build_ast, "gap")),
+              "AST table 1, row GlobalAVGpooling (VGG-Face features)",
+              build_ast, fixed={"temporal": "gap"}),
     ModelSpec("ast_landmarks", "ast", "pairwise landmark distances per frame -> context attention -> mean -> FC",
-              "AST table 2, row Attention Model (ASM features)", _variant(build_ast_landmarks, "attention")),
+              "AST table 2, row Attention Model (ASM features)",
+              build_ast_landmarks, fixed={"temporal": "attention"}),
     ModelSpec("ast_landmarks_lstm", "ast", "pairwise landmark distances per frame -> LSTM (last state) -> FC",
-              "AST table 2, row LSTM (ASM features)", _variant(build_ast_landmarks, "lstm")),
+              "AST table 2, row LSTM (ASM features)",
+              build_ast_landmarks, fixed={"temporal": "lstm"}),
     ModelSpec("ast_cnn", "ast", "small CNN from scratch per frame -> context attention -> mean -> FC",
-              "AST table 3, row Attention Model (CNN features)", _variant(build_ast_cnn, "attention")),
+              "AST table 3, row Attention Model (CNN features)",
+              build_ast_cnn, fixed={"temporal": "attention"}),
     ModelSpec("ast_cnn_lstm", "ast", "small CNN from scratch per frame -> LSTM (last state) -> FC",
-              "AST table 3, row LSTM (CNN features)", _variant(build_ast_cnn, "lstm")),
+              "AST table 3, row LSTM (CNN features)",
+              build_ast_cnn, fixed={"temporal": "lstm"}),
 )

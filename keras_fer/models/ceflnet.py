@@ -62,7 +62,7 @@ from keras import layers, ops
 from keras_fer.layers import EmotionalIntensityActivation, LocalGlobalRelation
 from keras_fer.layers.utils import attention_output_spec, check_rank, masked_softmax
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
-from keras_fer.models.registry import INPUTS, ModelSpec
+from keras_fer.models.spec import INPUTS, ModelSpec
 from keras_fer.stems import resnet18
 
 __all__ = [
@@ -482,31 +482,26 @@ def most_emotional_clip(attention_outputs):
     return np.argmax(intensity, axis=-1).astype(np.int64)
 
 
-def _spec(name, variant, description, reproduces):
-    def build(num_classes, input="features", head=None, **kwargs):
-        # `variant` is fixed by the name: passing it again raises TypeError.
-        return build_ceflnet(num_classes, input, head, variant=variant, **kwargs)
-
-    build.__name__ = f"build_{name}"
-    build.__doc__ = f"``build_ceflnet(..., variant={variant!r})``: {description}."
-    return ModelSpec(name=name, paper="ceflnet", description=description, reproduces=reproduces, build=build)
-
-
 MODELS = (
-    _spec("ceflnet", "full",
-          "CEFLNet: ResNet-18 frames, clip self-attention (SAL) + local-global relation (LRL) + emotional "
-          "intensity activation (EIAN)",
-          "CEFLNet table 6, + EIAN (SAL + LRL + EIAN): 85.33 % on BU-3DFE; tables 2-5 and 8"),
-    _spec("ceflnet_sal_lrl", "sal_lrl",
-          "CEFLNet without EIAN: SAL + LRL clip features averaged over clips",
-          "CEFLNet table 6, + LRL (SAL + LRL): 84.67 % on BU-3DFE"),
-    _spec("ceflnet_sal", "sal",
-          "CEFLNet with SAL only: self-attended frame features averaged over the video",
-          "CEFLNet table 6, + SAL: 84.17 % on BU-3DFE"),
-    _spec("ceflnet_baseline", "baseline",
-          "ResNet-18 baseline: the 35 frame features averaged, FC",
-          "CEFLNet table 6, ResNet-18: 62.77 % on BU-3DFE"),
-    _spec("ceflnet_lstm", "lstm",
-          "CNN-LSTM baseline: ResNet-18 frame features, one 512-unit LSTM over the 35 frames, FC",
-          "CEFLNet table 6, CNN-LSTM: 79.17 % on BU-3DFE"),
+    ModelSpec("ceflnet", "ceflnet",
+              "CEFLNet: ResNet-18 frames, clip self-attention (SAL) + local-global relation (LRL) + emotional "
+              "intensity activation (EIAN)",
+              "CEFLNet table 6, + EIAN (SAL + LRL + EIAN): 85.33 % on BU-3DFE; tables 2-5 and 8",
+              build_ceflnet, fixed={"variant": "full"}),
+    ModelSpec("ceflnet_sal_lrl", "ceflnet",
+              "CEFLNet without EIAN: SAL + LRL clip features averaged over clips",
+              "CEFLNet table 6, + LRL (SAL + LRL): 84.67 % on BU-3DFE",
+              build_ceflnet, fixed={"variant": "sal_lrl"}),
+    ModelSpec("ceflnet_sal", "ceflnet",
+              "CEFLNet with SAL only: self-attended frame features averaged over the video",
+              "CEFLNet table 6, + SAL: 84.17 % on BU-3DFE",
+              build_ceflnet, fixed={"variant": "sal"}),
+    ModelSpec("ceflnet_baseline", "ceflnet",
+              "ResNet-18 baseline: the 35 frame features averaged, FC",
+              "CEFLNet table 6, ResNet-18: 62.77 % on BU-3DFE",
+              build_ceflnet, fixed={"variant": "baseline"}),
+    ModelSpec("ceflnet_lstm", "ceflnet",
+              "CNN-LSTM baseline: ResNet-18 frame features, one 512-unit LSTM over the 35 frames, FC",
+              "CEFLNet table 6, CNN-LSTM: 79.17 % on BU-3DFE",
+              build_ceflnet, fixed={"variant": "lstm"}),
 )

@@ -24,16 +24,15 @@ import math
 import keras
 from keras import ops
 
+from keras_fer.keras_private import inbound_nodes
 from keras_fer.layers.utils import check_positive_int, large_negative
-from keras_fer.stems import fer2013, vggface
-from keras_fer.stems.resnet18 import preprocess_input as resnet18_preprocess_input
+from keras_fer.stems.preprocessing import PREPROCESSING
 
 __all__ = [
     "FoldFrames",
     "FrameMask",
     "MaskedMax",
     "MaskedMean",
-    "PREPROCESSING",
     "StemPreprocessing",
     "UnfoldFrames",
     "NO_TEMPORAL_ATTENTION",
@@ -46,28 +45,12 @@ __all__ = [
 ]
 
 
-def _unit_scale(x):
-    """[0, 255] -> [0, 1]: for stems trained from scratch (the paper gives no normalisation)."""
-    return ops.cast(x, "float32") / 255.0
-
-
-#: Preprocessing functions by name (``keras.ops`` only, so they run inside the graph and in exports).
-PREPROCESSING = {
-    "none": lambda x: ops.cast(x, "float32"),
-    "unit": _unit_scale,
-    "vggface": lambda x: vggface.preprocess_input(x, version=1),
-    "vggface2": lambda x: vggface.preprocess_input(x, version=2),
-    "resnet18": resnet18_preprocess_input,
-    "fer2013": fer2013.preprocess_input,
-}
-
-
 @keras.saving.register_keras_serializable(package="keras_fer")
 class StemPreprocessing(keras.layers.Layer):
     """A stem's input preprocessing as a layer, so raw ``uint8`` frames go into the model and its exports.
 
     Args:
-        preprocessing: a key of :data:`PREPROCESSING`.
+        preprocessing: a key of :data:`keras_fer.stems.preprocessing.PREPROCESSING`.
     """
 
     def __init__(self, preprocessing="none", **kwargs):
@@ -288,7 +271,7 @@ def end_to_end(stem, head, frames_shape, preprocessing="none", name=None):
         head: the paper's head (from ``create_model(..., input="features")``),
             whose input shape is ``(*lead, *stem_output)``.
         frames_shape: input shape without the batch axis, ``(*lead, *stem_input)``.
-        preprocessing: a key of :data:`PREPROCESSING`, applied inside the graph.
+        preprocessing: a key of :data:`keras_fer.stems.preprocessing.PREPROCESSING`, applied inside the graph.
         name: the model's name (default ``"<head>_end_to_end"``).
 
     Returns:
@@ -336,9 +319,10 @@ def _scores_of(model):
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             continue
-        for node in layer._inbound_nodes:
+        calls = inbound_nodes(layer)
+        for node in calls:
             if node.arguments.kwargs.get("return_attention_scores"):
-                if len(layer._inbound_nodes) > 1:
+                if len(calls) > 1:
                     raise ValueError(f"attention_model: layer {layer.name} is called more than once")
                 scores[layer.name] = node.outputs[-1]
     return scores

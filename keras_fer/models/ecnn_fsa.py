@@ -47,10 +47,11 @@ from keras import layers, ops
 
 from keras_fer.layers import FrameSelfAttention
 from keras_fer.layers.utils import check_positive_int, large_negative
-from keras_fer.models.common import PREPROCESSING, FrameMask, MaskedMean, end_to_end
-from keras_fer.models.registry import INPUTS, ModelSpec
+from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
+from keras_fer.models.spec import INPUTS, ModelSpec
 from keras_fer.stems.checks import check_choice, check_input_shape
-from keras_fer.stems.ecnn_vgg16 import ECNN_BRANCH_INPUTS, ECNN_EXTRA_CONVS_INPUTS, ecnn_vgg16
+from keras_fer.stems.ecnn import ECNN_BRANCH_INPUTS, ECNN_EXTRA_CONVS_INPUTS, ecnn_vgg16
+from keras_fer.stems.preprocessing import PREPROCESSING
 from keras_fer.stems.vggface import VGGFACE16_PUBLISHED_AT
 from keras_fer.stems.weights import load_weights
 
@@ -471,7 +472,7 @@ def build_ecnn_fsa(num_classes, input="features", head=None, *, feature_shape=No
         stem: ``None`` builds :func:`ecnn_stem` with the stem options below; a
             ``keras.Model`` (one frame in, one vector out) replaces it, and the
             stem options are then unused (tests, other backbones).
-        preprocessing: a key of :data:`keras_fer.models.common.PREPROCESSING`
+        preprocessing: a key of :data:`keras_fer.stems.preprocessing.PREPROCESSING`
             ("vggface", the VGG-Face normalisation).
         trunk_units, enhanced, branch_kernel, branch_fc_layers: stem options, see :func:`ecnn_stem`.
         scale, fc_layers, hidden_units, dropout, attention_units: see :func:`ecnn_fsa_head`.
@@ -539,66 +540,79 @@ def build_ecnn_lstm(num_classes, input="features", head=None, *, feature_shape=N
                      preprocessing, stem_options, name)
 
 
-def _spec(name, builder, description, reproduces, **defaults):
-    return ModelSpec(name=name, paper="ecnn_fsa", description=description, reproduces=reproduces,
-                     build=functools.partial(builder, name=name, **defaults))
-
-
 MODELS = (
-    _spec("ecnn_fsa", build_ecnn_fsa,
-          "ECNN (VGG-16 + enhanced branch, 2048-d) per frame, frame self-attention s=0.1, frame mean, 1 FC",
-          "ECNN-FSA Table 6 row 4 / Table 7 'ECNN-FSA (2048, fc, s = 0.1)' 49.78 % AFEW; Table 9 "
-          "'Proposed ECNN-FSA (end-to-end)'; Table 4 'Proposed ECNN-FSA' 97.95 % CK+"),
-    _spec("ecnn_fsa_2fc_s006", build_ecnn_fsa, "ECNN-FSA with two FC layers and s=0.06",
-          "ECNN-FSA Table 6 row 1 (1024, 1024, 2 FC, s=0.06) 40.91 % AFEW; Table 7 "
-          "'ECNN-FSA (2048, 2 x fc, s = 0.06)' 42.91 %", fc_layers=2, scale=0.06),
-    _spec("ecnn_fsa_s006", build_ecnn_fsa, "ECNN-FSA with s=0.06",
-          "ECNN-FSA Table 6 row 2 (1024, 1024, 1 FC, s=0.06) 41.97 % AFEW; Table 7 "
-          "'ECNN-FSA (2048, fc, s = 0.06)' 43.97 %", scale=0.06),
-    _spec("ecnn_fsa_s001", build_ecnn_fsa, "ECNN-FSA with s=0.01",
-          "ECNN-FSA Table 6 row 3 (1024, 1024, 1 FC, s=0.01) 41.14 % AFEW", scale=0.01),
-    _spec("ecnn_fsa_s0001", build_ecnn_fsa, "ECNN-FSA with s=0.001",
-          "ECNN-FSA Table 7 'ECNN-FSA (2048, fc, s = 0.001)' 43.14 % AFEW (section 2.4 text lists 0.001)",
-          scale=0.001),
-    _spec("ecnn_fsa_s02", build_ecnn_fsa, "ECNN-FSA with s=0.2",
-          "ECNN-FSA Table 6 row 5 / Table 7 'ECNN-FSA (2048, fc, s = 0.2)' 49.25 % AFEW", scale=0.2),
-    _spec("ecnn_fsa_s03", build_ecnn_fsa, "ECNN-FSA with s=0.3",
-          "ECNN-FSA Table 6 row 6 / Table 7 'ECNN-FSA (2048, fc, s = 0.3)' 43.77 % AFEW", scale=0.3),
-    _spec("ecnn_fsa_3072_s006", build_ecnn_fsa,
-          "ECNN-FSA on 3072-d features (trunk widened to 2048 by a 1x1 conv), s=0.06",
-          "ECNN-FSA Table 6 row 7 (2048, 1024, 1 FC, s=0.06) 40.64 % AFEW; Table 7 "
-          "'ECNN-FSA (3072, fc, s = 0.06)' 41.64 %", trunk_units=2048, scale=0.06),
-    _spec("ecnn_fsa_3072_2fc_s006", build_ecnn_fsa, "ECNN-FSA on 3072-d features, two FC layers, s=0.06",
-          "ECNN-FSA Table 6 row 8 (2048, 1024, 2 FC, s=0.06) 39.76 % AFEW; Table 7 "
-          "'ECNN-FSA (3072, 2 x fc, s = 0.06)' 41.76 %", trunk_units=2048, fc_layers=2, scale=0.06),
-    _spec("ecnn_score_fusion", build_ecnn_score_fusion,
-          "ECNN per frame, per-frame classifier, frame probabilities averaged",
-          "ECNN-FSA Table 4 'Score fusion (baseline)' 94.6 % CK+"),
-    _spec("ecnn_lstm", build_ecnn_lstm, "ECNN per frame, one LSTM (2048), last state, FC",
-          "ECNN-FSA Tables 8-9 'CNN-LSTM (end-to-end)' 41.57 % AFEW (depth not given: one 2048-unit layer)"),
-    _spec("ecnn_lstm2", build_ecnn_lstm, "ECNN with one FC in the enhanced branch (7x7), two LSTMs (2048, 2048)",
-          "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc1, 7 x 7)' 41.25 % AFEW = Table 7 'ECNN-LSTM(FC6, 7 x 7)'",
-          lstm_units=(2048, 2048), branch_fc_layers=1),
-    _spec("ecnn_lstm2_fc1_k5", build_ecnn_lstm, "ECNN with one FC in a 5x5 enhanced branch, two LSTMs",
-          "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc1, 5 x 5)' 40.16 % AFEW",
-          lstm_units=(2048, 2048), branch_fc_layers=1, branch_kernel=5),
-    _spec("ecnn_lstm2_fc2_k5", build_ecnn_lstm, "ECNN with two FC in a 5x5 enhanced branch, two LSTMs",
-          "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc2, 5 x 5)' 39.34 % AFEW",
-          lstm_units=(2048, 2048), branch_fc_layers=2, branch_kernel=5),
-    _spec("ecnn_lstm2_fc2_k7", build_ecnn_lstm, "ECNN with two FC in the 7x7 enhanced branch, two LSTMs",
-          "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc2, 7 x 7)' 40.44 % AFEW",
-          lstm_units=(2048, 2048), branch_fc_layers=2),
-    _spec("ecnn_nobranch_lstm", build_ecnn_lstm, "VGG-16 trunk without the enhanced branch (1024-d), LSTM (2048)",
-          "ECNN-FSA Table 2 'CNN-LSTM (2048)' 33.69 % AFEW", enhanced=False),
-    _spec("ecnn_nobranch_lstm_3000", build_ecnn_lstm, "trunk without the enhanced branch, LSTM (3000)",
-          "ECNN-FSA Table 2 'CNN-LSTM (3000)' 32.88 % AFEW", enhanced=False, lstm_units=(3000,)),
-    _spec("ecnn_nobranch_lstm2", build_ecnn_lstm, "trunk without the enhanced branch, LSTMs (2048, 2048)",
-          "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (2048, 2048)' 34.50 % AFEW",
-          enhanced=False, lstm_units=(2048, 2048)),
-    _spec("ecnn_nobranch_lstm2_3000", build_ecnn_lstm, "trunk without the enhanced branch, LSTMs (3000, 3000)",
-          "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (3000, 3000)' 34.77 % AFEW",
-          enhanced=False, lstm_units=(3000, 3000)),
-    _spec("ecnn_nobranch_lstm2_2048_1024", build_ecnn_lstm, "trunk without the enhanced branch, LSTMs (2048, 1024)",
-          "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (2048, 1024)' 34.23 % AFEW",
-          enhanced=False, lstm_units=(2048, 1024)),
+    ModelSpec("ecnn_fsa", "ecnn_fsa",
+              "ECNN (VGG-16 + enhanced branch, 2048-d) per frame, frame self-attention s=0.1, frame mean, 1 FC",
+              "ECNN-FSA Table 6 row 4 / Table 7 'ECNN-FSA (2048, fc, s = 0.1)' 49.78 % AFEW; Table 9 "
+              "'Proposed ECNN-FSA (end-to-end)'; Table 4 'Proposed ECNN-FSA' 97.95 % CK+",
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa"}),
+    ModelSpec("ecnn_fsa_2fc_s006", "ecnn_fsa", "ECNN-FSA with two FC layers and s=0.06",
+              "ECNN-FSA Table 6 row 1 (1024, 1024, 2 FC, s=0.06) 40.91 % AFEW; Table 7 "
+              "'ECNN-FSA (2048, 2 x fc, s = 0.06)' 42.91 %",
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_2fc_s006", "fc_layers": 2, "scale": 0.06}),
+    ModelSpec("ecnn_fsa_s006", "ecnn_fsa", "ECNN-FSA with s=0.06",
+              "ECNN-FSA Table 6 row 2 (1024, 1024, 1 FC, s=0.06) 41.97 % AFEW; Table 7 "
+              "'ECNN-FSA (2048, fc, s = 0.06)' 43.97 %",
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s006", "scale": 0.06}),
+    ModelSpec("ecnn_fsa_s001", "ecnn_fsa", "ECNN-FSA with s=0.01",
+              "ECNN-FSA Table 6 row 3 (1024, 1024, 1 FC, s=0.01) 41.14 % AFEW",
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s001", "scale": 0.01}),
+    ModelSpec("ecnn_fsa_s0001", "ecnn_fsa", "ECNN-FSA with s=0.001",
+              "ECNN-FSA Table 7 'ECNN-FSA (2048, fc, s = 0.001)' 43.14 % AFEW (section 2.4 text lists 0.001)",
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s0001", "scale": 0.001}),
+    ModelSpec("ecnn_fsa_s02", "ecnn_fsa", "ECNN-FSA with s=0.2",
+              "ECNN-FSA Table 6 row 5 / Table 7 'ECNN-FSA (2048, fc, s = 0.2)' 49.25 % AFEW",
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s02", "scale": 0.2}),
+    ModelSpec("ecnn_fsa_s03", "ecnn_fsa", "ECNN-FSA with s=0.3",
+              "ECNN-FSA Table 6 row 6 / Table 7 'ECNN-FSA (2048, fc, s = 0.3)' 43.77 % AFEW",
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s03", "scale": 0.3}),
+    ModelSpec("ecnn_fsa_3072_s006", "ecnn_fsa",
+              "ECNN-FSA on 3072-d features (trunk widened to 2048 by a 1x1 conv), s=0.06",
+              "ECNN-FSA Table 6 row 7 (2048, 1024, 1 FC, s=0.06) 40.64 % AFEW; Table 7 "
+              "'ECNN-FSA (3072, fc, s = 0.06)' 41.64 %",
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_3072_s006", "trunk_units": 2048, "scale": 0.06}),
+    ModelSpec("ecnn_fsa_3072_2fc_s006", "ecnn_fsa", "ECNN-FSA on 3072-d features, two FC layers, s=0.06",
+              "ECNN-FSA Table 6 row 8 (2048, 1024, 2 FC, s=0.06) 39.76 % AFEW; Table 7 "
+              "'ECNN-FSA (3072, 2 x fc, s = 0.06)' 41.76 %",
+              build_ecnn_fsa,
+              defaults={"name": "ecnn_fsa_3072_2fc_s006", "trunk_units": 2048, "fc_layers": 2, "scale": 0.06}),
+    ModelSpec("ecnn_score_fusion", "ecnn_fsa",
+              "ECNN per frame, per-frame classifier, frame probabilities averaged",
+              "ECNN-FSA Table 4 'Score fusion (baseline)' 94.6 % CK+",
+              build_ecnn_score_fusion, defaults={"name": "ecnn_score_fusion"}),
+    ModelSpec("ecnn_lstm", "ecnn_fsa", "ECNN per frame, one LSTM (2048), last state, FC",
+              "ECNN-FSA Tables 8-9 'CNN-LSTM (end-to-end)' 41.57 % AFEW (depth not given: one 2048-unit layer)",
+              build_ecnn_lstm, defaults={"name": "ecnn_lstm"}),
+    ModelSpec("ecnn_lstm2", "ecnn_fsa", "ECNN with one FC in the enhanced branch (7x7), two LSTMs (2048, 2048)",
+              "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc1, 7 x 7)' 41.25 % AFEW = Table 7 'ECNN-LSTM(FC6, 7 x 7)'",
+              build_ecnn_lstm, defaults={"name": "ecnn_lstm2", "lstm_units": (2048, 2048), "branch_fc_layers": 1}),
+    ModelSpec("ecnn_lstm2_fc1_k5", "ecnn_fsa", "ECNN with one FC in a 5x5 enhanced branch, two LSTMs",
+              "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc1, 5 x 5)' 40.16 % AFEW",
+              build_ecnn_lstm,
+              defaults={"name": "ecnn_lstm2_fc1_k5", "lstm_units": (2048, 2048), "branch_fc_layers": 1, "branch_kernel": 5}),
+    ModelSpec("ecnn_lstm2_fc2_k5", "ecnn_fsa", "ECNN with two FC in a 5x5 enhanced branch, two LSTMs",
+              "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc2, 5 x 5)' 39.34 % AFEW",
+              build_ecnn_lstm,
+              defaults={"name": "ecnn_lstm2_fc2_k5", "lstm_units": (2048, 2048), "branch_fc_layers": 2, "branch_kernel": 5}),
+    ModelSpec("ecnn_lstm2_fc2_k7", "ecnn_fsa", "ECNN with two FC in the 7x7 enhanced branch, two LSTMs",
+              "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc2, 7 x 7)' 40.44 % AFEW",
+              build_ecnn_lstm,
+              defaults={"name": "ecnn_lstm2_fc2_k7", "lstm_units": (2048, 2048), "branch_fc_layers": 2}),
+    ModelSpec("ecnn_nobranch_lstm", "ecnn_fsa", "VGG-16 trunk without the enhanced branch (1024-d), LSTM (2048)",
+              "ECNN-FSA Table 2 'CNN-LSTM (2048)' 33.69 % AFEW",
+              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm", "enhanced": False}),
+    ModelSpec("ecnn_nobranch_lstm_3000", "ecnn_fsa", "trunk without the enhanced branch, LSTM (3000)",
+              "ECNN-FSA Table 2 'CNN-LSTM (3000)' 32.88 % AFEW",
+              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm_3000", "enhanced": False, "lstm_units": (3000,)}),
+    ModelSpec("ecnn_nobranch_lstm2", "ecnn_fsa", "trunk without the enhanced branch, LSTMs (2048, 2048)",
+              "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (2048, 2048)' 34.50 % AFEW",
+              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm2", "enhanced": False, "lstm_units": (2048, 2048)}),
+    ModelSpec("ecnn_nobranch_lstm2_3000", "ecnn_fsa", "trunk without the enhanced branch, LSTMs (3000, 3000)",
+              "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (3000, 3000)' 34.77 % AFEW",
+              build_ecnn_lstm,
+              defaults={"name": "ecnn_nobranch_lstm2_3000", "enhanced": False, "lstm_units": (3000, 3000)}),
+    ModelSpec("ecnn_nobranch_lstm2_2048_1024", "ecnn_fsa", "trunk without the enhanced branch, LSTMs (2048, 1024)",
+              "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (2048, 1024)' 34.23 % AFEW",
+              build_ecnn_lstm,
+              defaults={"name": "ecnn_nobranch_lstm2_2048_1024", "enhanced": False, "lstm_units": (2048, 1024)}),
 )

@@ -2,7 +2,7 @@
 
 Each paper module (:mod:`~keras_fer.models.ast`, ``stcam``, ``ecnn_fsa``,
 ``ceflnet``, ``stanet``) lists its models in ``MODELS``, a tuple of
-:class:`ModelSpec`; this module collects them.
+:class:`~keras_fer.models.spec.ModelSpec`; this module collects them.
 
 Example:
 
@@ -13,42 +13,17 @@ True
 >>> model = create_model("ecnn_fsa", 7, input="frames", head=head)  # doctest: +SKIP
 """
 
-import dataclasses
 import functools
 import types
-from collections.abc import Callable
+
+from keras_fer.models import ast, ceflnet, ecnn_fsa, stanet, stcam
+from keras_fer.models.spec import INPUTS, ModelSpec
 
 __all__ = ["INPUTS", "ModelSpec", "create_model", "get_spec", "list_models"]
-
-#: What a model reads: cached stem features, or frames (optical flow for STANet) end to end.
-INPUTS = ("features", "frames")
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """One registry entry.
-
-    Args:
-        name: the registry name (``"ast_lstm"``).
-        paper: ``"ast"``, ``"stcam"``, ``"ecnn_fsa"``, ``"ceflnet"`` or ``"stanet"``.
-        description: one line.
-        reproduces: the paper's table and row (``"AST table 1, VGGFace + LSTM"``).
-        build: ``build(num_classes, input, head, **kwargs) -> keras.Model``;
-            ``input`` is a key of :data:`INPUTS`; ``head`` is None or, with
-            ``input="frames"``, an existing head to wrap (shared, not copied).
-    """
-
-    name: str
-    paper: str
-    description: str
-    reproduces: str
-    build: Callable
 
 
 @functools.cache
 def _specs():
-    from keras_fer.models import ast, ceflnet, ecnn_fsa, stanet, stcam
-
     specs = {}
     for module in (ast, stcam, ecnn_fsa, ceflnet, stanet):
         for spec in module.MODELS:

@@ -49,9 +49,9 @@ from keras import ops
 from keras_fer.layers.temporal_affinity_attention import HIDDEN_MODES, TemporalAffinityAttention
 from keras_fer.layers.utils import check_positive_int
 from keras_fer.models.common import FrameMask, MaskedMax, MaskedMean, end_to_end
-from keras_fer.models.registry import ModelSpec
+from keras_fer.models.spec import ModelSpec
 from keras_fer.stems.checks import check_choice
-from keras_fer.stems.flow_cnn import FLOW_CHANNELS, FLOW_CNN_FILTERS, flow_cnn
+from keras_fer.stems.flow_net import FLOW_CHANNELS, FLOW_CNN_FILTERS, flow_cnn
 
 __all__ = [
     "L1_PENALTY",
@@ -385,21 +385,6 @@ def build_stanet(
                       name=f"{name}_end_to_end")
 
 
-def _variant(name, spatial_attention, temporal_attention, l1_penalty):
-    """The builder of one registry row: the variant is fixed, every other argument of :func:`build_stanet` is free."""
-
-    def build(num_classes, input="features", head=None, **kwargs):
-        for fixed in ("spatial_attention", "temporal_attention", "name"):
-            if fixed in kwargs:
-                raise TypeError(f"{name}: `{fixed}` is fixed by the model name; use build_stanet to change it")
-        kwargs.setdefault("l1_penalty", l1_penalty)
-        return build_stanet(num_classes, input, head, spatial_attention=spatial_attention,
-                            temporal_attention=temporal_attention, name=name, **kwargs)
-
-    build.__name__ = f"build_{name}"
-    return build
-
-
 MODELS = (
     ModelSpec(
         name="stanet",
@@ -407,27 +392,35 @@ MODELS = (
         description="STANet: flow CNN with soft-mask spatial attention (SAB) + L1 mask penalty, affinity "
         "temporal attention (TAB)",
         reproduces="STANet table 2, baseline+SAB+TAB+l1 (CASME I 76.61 %); table 1, Ours",
-        build=_variant("stanet", "soft_mask", "affinity", L1_PENALTY),
+        builder=build_stanet,
+        fixed={"spatial_attention": "soft_mask", "temporal_attention": "affinity", "name": "stanet"},
+        defaults={"l1_penalty": L1_PENALTY},
     ),
     ModelSpec(
         name="stanet_sab_l1",
         paper="stanet",
         description="STANet without the temporal branch: flow CNN with SAB and the L1 mask penalty, frame average",
         reproduces="STANet table 2, baseline+SAB+l1 (CASME I 74.85 %)",
-        build=_variant("stanet_sab_l1", "soft_mask", "none", L1_PENALTY),
+        builder=build_stanet,
+        fixed={"spatial_attention": "soft_mask", "temporal_attention": "none", "name": "stanet_sab_l1"},
+        defaults={"l1_penalty": L1_PENALTY},
     ),
     ModelSpec(
         name="stanet_sab",
         paper="stanet",
         description="STANet spatial attention branch only: flow CNN with SAB, no L1 penalty, frame average",
         reproduces="STANet table 2, baseline+SAB (CASME I 73.10 %)",
-        build=_variant("stanet_sab", "soft_mask", "none", 0.0),
+        builder=build_stanet,
+        fixed={"spatial_attention": "soft_mask", "temporal_attention": "none", "name": "stanet_sab"},
+        defaults={"l1_penalty": 0.0},
     ),
     ModelSpec(
         name="stanet_baseline",
         paper="stanet",
         description="STANet baseline: plain flow CNN (no attention), frame average, linear classifier",
         reproduces="STANet table 2, baseline (CASME I 71.35 %)",
-        build=_variant("stanet_baseline", "none", "none", 0.0),
+        builder=build_stanet,
+        fixed={"spatial_attention": "none", "temporal_attention": "none", "name": "stanet_baseline"},
+        defaults={"l1_penalty": 0.0},
     ),
 )

@@ -36,7 +36,7 @@ name                           stem ``attention``         paper row
 The tables report no plain C3D row (C3D is only the family the baseline
 belongs to), so :func:`keras_fer.stems.c3d` has no entry here.
 
-Gap-filling choices (each is an argument of :func:`stcam_model`):
+Gap-filling choices (each is an argument of :func:`build_stcam`):
 
 - The paper does not give the width of the first fully connected layer; we use
   512 units (``hidden_units``), about half the 1072-d feature, the usual
@@ -53,23 +53,23 @@ Gap-filling choices (each is an argument of :func:`stcam_model`):
 
 Example:
 
->>> from keras_fer.models.stcam import stcam_model
->>> model = stcam_model("cam_stam", 6, input="frames", frame_size=64)      # doctest: +SKIP
+>>> from keras_fer.models.stcam import build_stcam
+>>> model = build_stcam(6, input="frames", frame_size=64)      # doctest: +SKIP
 >>> model(np.zeros((1, 7, 64, 64, 3), "uint8")).shape                       # doctest: +SKIP
 TensorShape([1, 6])
 """
 
-import functools
 import numbers
 
 import keras
 from keras import layers
 
-from keras_fer.models.common import PREPROCESSING, end_to_end
-from keras_fer.models.registry import ModelSpec
-from keras_fer.stems.inception_resnet3d import ATTENTION_OPTIONS, FEATURE_DIM, inception_resnet3d
+from keras_fer.models.common import end_to_end
+from keras_fer.models.spec import ModelSpec
+from keras_fer.stems.inception_resnet import ATTENTION_OPTIONS, FEATURE_DIM, inception_resnet3d
+from keras_fer.stems.preprocessing import PREPROCESSING
 
-__all__ = ["MODELS", "NUM_FRAMES", "VARIANTS", "stcam_head", "stcam_model"]
+__all__ = ["MODELS", "NUM_FRAMES", "VARIANTS", "build_stcam", "stcam_head"]
 
 #: Frames per clip (section 4.2, "Frames selection": "we down sampled every sequence into 7 frames").
 NUM_FRAMES = 7
@@ -116,7 +116,7 @@ def _check_frame_size(frame_size):
     size = tuple(size) if isinstance(size, (list, tuple)) else size
     if (not isinstance(size, tuple) or len(size) != 2
             or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 32 for s in size)):
-        raise ValueError("stcam_model: `frame_size` must be an int or an (height, width) pair of ints >= 32 "
+        raise ValueError("build_stcam: `frame_size` must be an int or an (height, width) pair of ints >= 32 "
                          f"(five stride-2 stages); received frame_size={frame_size!r}")
     return int(size[0]), int(size[1])
 
@@ -160,9 +160,9 @@ def stcam_head(num_classes, feature_shape=(FEATURE_DIM,), hidden_units=_HIDDEN_U
     return keras.Model(features, logits, name=name)
 
 
-def stcam_model(attention, num_classes, input="features", head=None, *, feature_shape=None, hidden_units=None,
-                dropout=None, num_frames=NUM_FRAMES, frame_size=224, reduction_ratio=16, stem_weights=None,
-                preprocessing="unit", bn_momentum=0.99):
+def build_stcam(num_classes, input="features", head=None, *, attention="cam_stam", feature_shape=None,
+                hidden_units=None, dropout=None, num_frames=NUM_FRAMES, frame_size=224, reduction_ratio=16,
+                stem_weights=None, preprocessing="unit", bn_momentum=0.99):
     """An STCAM table row: the classifier head on cached 1072-d features, or the end-to-end clip model.
 
     Chen et al., STCAM, sections 3.1-3.3 and tables 2-4 and 8. ``attention``
@@ -172,7 +172,7 @@ def stcam_model(attention, num_classes, input="features", head=None, *, feature_
     non-local block at the five places of section 3.3.2.
 
     Args:
-        attention: one of :data:`keras_fer.stems.inception_resnet3d.ATTENTION_OPTIONS`.
+        attention: one of :data:`keras_fer.stems.inception_resnet.ATTENTION_OPTIONS`.
         num_classes: int >= 2.
         input: ``"features"`` for :func:`stcam_head` (input ``(B, 1072)``, the
             pooled feature of the stem built with the same ``attention``),
@@ -193,7 +193,7 @@ def stcam_model(attention, num_classes, input="features", head=None, *, feature_
             ``input="frames"`` only.
         stem_weights: ``None`` or a ``.weights.h5`` file of the stem (see
             :func:`keras_fer.stems.inception_resnet3d`); ``input="frames"`` only.
-        preprocessing: a key of :data:`keras_fer.models.common.PREPROCESSING`
+        preprocessing: a key of :data:`keras_fer.stems.preprocessing.PREPROCESSING`
             applied to the frames in the graph (``"unit"``: divide by 255; the
             paper does not say); ``input="frames"`` only.
         bn_momentum: momentum of the stem's batch normalisation moving
@@ -217,29 +217,29 @@ def stcam_model(attention, num_classes, input="features", head=None, *, feature_
             head arguments, with ``input="features"``, or with another class count.
 
     Example:
-        >>> head = stcam_model("cam_stam", 6)
-        >>> model = stcam_model("cam_stam", 6, input="frames", head=head, frame_size=32)
+        >>> head = build_stcam(6)
+        >>> model = build_stcam(6, input="frames", head=head, frame_size=32)
         >>> model.layers[-1] is head
         True
     """
     if attention not in ATTENTION_OPTIONS:
-        raise ValueError(f"stcam_model: `attention` must be one of {ATTENTION_OPTIONS}; "
+        raise ValueError(f"build_stcam: `attention` must be one of {ATTENTION_OPTIONS}; "
                          f"received attention={attention!r}")
-    num_classes = _check_num_classes(num_classes, "stcam_model")
+    num_classes = _check_num_classes(num_classes, "build_stcam")
     if input not in _INPUTS:
-        raise ValueError(f"stcam_model: `input` must be one of {_INPUTS}; received input={input!r}")
+        raise ValueError(f"build_stcam: `input` must be one of {_INPUTS}; received input={input!r}")
     name = _NAMES[attention]
     head_arguments = {"feature_shape": feature_shape, "hidden_units": hidden_units, "dropout": dropout}
     if head is not None:
         if input != "frames":
-            raise ValueError("stcam_model: `head` is only used with input='frames' (it wraps an existing head)")
+            raise ValueError("build_stcam: `head` is only used with input='frames' (it wraps an existing head)")
         if not isinstance(head, keras.Model):
-            raise ValueError(f"stcam_model: `head` must be a keras.Model; received head={head!r}")
+            raise ValueError(f"build_stcam: `head` must be a keras.Model; received head={head!r}")
         given = sorted(key for key, value in head_arguments.items() if value is not None)
         if given:
-            raise ValueError(f"stcam_model: {given} describe a new head and cannot be combined with `head`")
+            raise ValueError(f"build_stcam: {given} describe a new head and cannot be combined with `head`")
         if head.outputs[0].shape[-1] != num_classes:
-            raise ValueError(f"stcam_model: `head` {head.name} outputs {head.outputs[0].shape[-1]} classes; "
+            raise ValueError(f"build_stcam: `head` {head.name} outputs {head.outputs[0].shape[-1]} classes; "
                              f"received num_classes={num_classes}")
     else:
         head = stcam_head(
@@ -251,10 +251,10 @@ def stcam_model(attention, num_classes, input="features", head=None, *, feature_
         )
     if input == "features":
         return head
-    num_frames = _check_positive_int(num_frames, "num_frames", "stcam_model")
+    num_frames = _check_positive_int(num_frames, "num_frames", "build_stcam")
     height, width = _check_frame_size(frame_size)
     if preprocessing not in PREPROCESSING:
-        raise ValueError(f"stcam_model: `preprocessing` must be one of {sorted(PREPROCESSING)}; "
+        raise ValueError(f"build_stcam: `preprocessing` must be one of {sorted(PREPROCESSING)}; "
                          f"received preprocessing={preprocessing!r}")
     frames_shape = (num_frames, height, width, 3)
     stem = inception_resnet3d(input_shape=frames_shape, attention=attention, reduction_ratio=reduction_ratio,
@@ -269,48 +269,55 @@ MODELS = (
         paper="stcam",
         description="3D-Inception-ResNet with STCAM (3D-CAM then STAM) in every block, 7 frames, two FC layers",
         reproduces=f"{_TABLES_2_4}, row 'Baseline + 3D-CAM + STAM'; tables 5-7 'Baseline + STCAM'; table 8 'STCAM'",
-        build=functools.partial(stcam_model, "cam_stam"),
+        builder=build_stcam,
+        fixed={"attention": "cam_stam"},
     ),
     ModelSpec(
         name="stcam_baseline",
         paper="stcam",
         description="3D-Inception-ResNet without attention (STCAM's baseline), 7 frames, two FC layers",
         reproduces=f"{_TABLES_2_4}, row 'Baseline'; tables 5-8 'Baseline'",
-        build=functools.partial(stcam_model, "none"),
+        builder=build_stcam,
+        fixed={"attention": "none"},
     ),
     ModelSpec(
         name="stcam_cam",
         paper="stcam",
         description="3D-Inception-ResNet with 3D channel attention (3D-CAM) only",
         reproduces=f"{_TABLES_2_4}, row 'Baseline + 3D-CAM'",
-        build=functools.partial(stcam_model, "cam"),
+        builder=build_stcam,
+        fixed={"attention": "cam"},
     ),
     ModelSpec(
         name="stcam_stam",
         paper="stcam",
         description="3D-Inception-ResNet with spatial-temporal attention (STAM) only",
         reproduces=f"{_TABLES_2_4}, row 'Baseline + STAM'",
-        build=functools.partial(stcam_model, "stam"),
+        builder=build_stcam,
+        fixed={"attention": "stam"},
     ),
     ModelSpec(
         name="stcam_stam_cam",
         paper="stcam",
         description="3D-Inception-ResNet with STAM then 3D-CAM (the reversed order)",
         reproduces=f"{_TABLES_2_4}, row 'Baseline + STAM + 3D-CAM'",
-        build=functools.partial(stcam_model, "stam_cam"),
+        builder=build_stcam,
+        fixed={"attention": "stam_cam"},
     ),
     ModelSpec(
         name="stcam_nl_gaussian",
         paper="stcam",
         description="3D-Inception-ResNet with a Gaussian non-local block in place of STCAM",
         reproduces="STCAM table 8, row 'NL-Gaussian'",
-        build=functools.partial(stcam_model, "nl_gaussian"),
+        builder=build_stcam,
+        fixed={"attention": "nl_gaussian"},
     ),
     ModelSpec(
         name="stcam_nl_embedded_gaussian",
         paper="stcam",
         description="3D-Inception-ResNet with an embedded-Gaussian non-local block in place of STCAM",
         reproduces="STCAM table 8, row 'NL-Embedded Gaussian'",
-        build=functools.partial(stcam_model, "nl_embedded_gaussian"),
+        builder=build_stcam,
+        fixed={"attention": "nl_embedded_gaussian"},
     ),
 )

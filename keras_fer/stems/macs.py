@@ -37,9 +37,8 @@ attention models.
 import math
 
 import keras
-# Keras has no public symbolic-trace helper that runs `call` itself (layers with a custom
-# compute_output_shape skip `call` in compute_output_spec), so the backend one is used.
-from keras.src.backend import compute_output_spec
+
+from keras_fer.keras_private import child_layers, nodes_by_depth, symbolic_call
 
 _CONV_CLASSES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _TRANSPOSED_CONV_CLASSES = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)
@@ -97,13 +96,9 @@ def _einsum_dense_macs(layer, input_shape, output_shape):
     return math.prod(_known(output_shape, layer)) * contracted
 
 
-def _child_layers(layer):
-    return list(layer._flatten_layers(include_self=False, recursive=False))
-
-
 def _counted_whole(layer):
     """True for layers counted from their own shapes rather than by tracing their children."""
-    return isinstance(layer, _WHOLE_CLASSES) or not _child_layers(layer)
+    return isinstance(layer, _WHOLE_CLASSES) or not child_layers(layer)
 
 
 def _traced_child_macs(layer, args, kwargs):
@@ -117,7 +112,7 @@ def _traced_child_macs(layer, args, kwargs):
     recorded_calls = []
     patched = []
     try:
-        for child in _child_layers(layer):
+        for child in child_layers(layer):
             had_instance_call = "call" in child.__dict__
             original_call = child.call
 
@@ -130,7 +125,7 @@ def _traced_child_macs(layer, args, kwargs):
 
             patched.append((child, had_instance_call, original_call))
             child.call = recording_call
-        compute_output_spec(layer.call, *args, **kwargs)
+        symbolic_call(layer.call, *args, **kwargs)
     finally:
         for child, had_instance_call, original_call in patched:
             if had_instance_call:
@@ -234,19 +229,16 @@ def count_macs(model, input_shape=None):
         if input_shape is None:
             raise ValueError(f"count_macs: pass `input_shape` to count the single layer {model.name!r}")
         return layer_macs(model, input_shape)
-    nodes_by_depth = getattr(model, "_nodes_by_depth", None)
-    if nodes_by_depth is None and isinstance(model, keras.Sequential):
-        # Sequential models keep their functional graph in `_functional` once built.
-        functional = getattr(model, "_functional", None)
-        if functional is None:
-            raise ValueError(f"count_macs: Sequential model {model.name!r} is not built; give it an Input first")
-        nodes_by_depth = functional._nodes_by_depth
+    try:
+        graph = nodes_by_depth(model)
+    except ValueError as error:
+        raise ValueError(f"count_macs: {error}") from None
     # Layers that fold frames into the batch axis (keras_fer.models.FoldFrames) say so with `batch_factor`:
     # a layer after them runs on that many "samples" per sample of the model, until they are unfolded.
     samples_of = {}  # id(KerasTensor) -> its samples per model sample
     total = 0
-    for depth in sorted(nodes_by_depth, reverse=True):  # inputs first
-        for node in nodes_by_depth[depth]:
+    for depth in sorted(graph, reverse=True):  # inputs first
+        for node in graph[depth]:
             if node.is_input:
                 continue
             operation = node.operation

@@ -29,6 +29,8 @@ import os
 import keras
 import numpy as np
 
+from data_prep.files import atomic_path
+
 __all__ = ["FitResult", "SelectBest", "fit", "read_history"]
 
 BEST_WEIGHTS = "best.weights.h5"
@@ -122,9 +124,8 @@ class SelectBest(keras.callbacks.Callback):
         if math.isnan(value) or (self.best is not None and not self._better(value, self.best)):
             return
         self.best = value
-        partial = self.path + ".partial.weights.h5"
-        self.model.save_weights(partial)
-        os.replace(partial, self.path)
+        with atomic_path(self.path, suffix=".weights.h5") as partial:
+            self.model.save_weights(partial)
 
 
 def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="val_loss", mode="auto", patience=None,

@@ -1,10 +1,11 @@
 """Helpers shared by the viz modules: a pyplot-free figure, argument checks and the atomic PNG save."""
 
 import os
-import uuid
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from data_prep.files import atomic_path
 
 # Resolution of the saved PNGs (dots per inch).
 DPI = 120
@@ -34,12 +35,6 @@ def save_png(figure, path):
     temporary file is removed and the error propagates; ``path`` is untouched.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=DPI)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)

@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from keras_fer.keras_private import inbound_nodes, is_functional, nodes_by_depth
 from keras_fer.viz._common import check_path, check_title, new_figure, save_png
 
 __all__ = ["METHODS", "embedding_figure", "embedding_model", "project_embeddings", "video_embeddings"]
@@ -191,8 +192,8 @@ def _find(model, match):
 
 def _node_in(model, layer):
     """The call of ``layer`` that belongs to ``model``'s graph (a layer shared by several models has several)."""
-    own = {id(node) for nodes in model._nodes_by_depth.values() for node in nodes}
-    calls = [node for node in layer._inbound_nodes if id(node) in own]
+    own = {id(node) for nodes in nodes_by_depth(model).values() for node in nodes}
+    calls = [node for node in inbound_nodes(layer) if id(node) in own]
     if len(calls) != 1:
         raise ValueError(f"video_embeddings: layer {layer.name!r} is called {len(calls)} times in model "
                          f"{model.name!r}; name a layer that is called once")
@@ -222,7 +223,7 @@ def embedding_model(model, layer=None):
         ValueError: no Dense layer, no layer of that name, or a layer called
             more than once inside the model.
     """
-    if not isinstance(model, keras.Model) or not hasattr(model, "_nodes_by_depth"):
+    if not is_functional(model):
         raise ValueError(f"`model` must be a functional keras.Model, received {model!r}")
     if layer is None:
         found = _find(model, lambda candidate: isinstance(candidate, keras.layers.Dense))

@@ -10,7 +10,7 @@ from data_prep import datasets
 from data_prep.datasets import DatasetError, DatasetWarning
 from data_prep.manifest import SOURCE_COLUMNS, read_csv
 
-REAL_CREMA_D = os.path.join(os.path.dirname(__file__), os.pardir, "data", "real_faces", "crema-d")
+REAL_CREMA_D = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "real_faces", "crema-d")
 
 # The commands and code of the README section on datasets (/tmp/snippets/datasets.md), as written.
 README_COMMAND = "keras-fer prepare --dataset crema_d --root CREMA-D/VideoFlash --out prepared/ --detector haar"
@@ -387,7 +387,7 @@ def test_generic_csv(tmp_path):
 
 def test_readme_python_example(monkeypatch):
     monkeypatch.chdir(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
-    rows = datasets.build_manifest("crema_d", "tests/data/real_faces/crema-d")
+    rows = datasets.build_manifest("crema_d", "tests/fixtures/real_faces/crema-d")
     assert (len(rows), rows[0]["label"], rows[0]["subject"], rows.problems) == (6, "anger", "1001", [])
     assert datasets.list_datasets()[:3] == ["afew", "bu3dfe", "casme1"]
 

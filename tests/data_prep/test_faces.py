@@ -23,7 +23,7 @@ from data_prep.faces import (
 )
 from data_prep.video import VideoReader, count_frames
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "data", "real_faces")
+DATA = os.path.join(os.path.dirname(__file__), "..", "fixtures", "real_faces")
 MOV = os.path.join(DATA, "pyfeat", "face_noface.mov")
 NO_FACE_MP4 = os.path.join(DATA, "pyfeat", "no_face.mp4")
 SINGLE_FACE_JPG = os.path.join(DATA, "pyfeat", "single_face.jpg")

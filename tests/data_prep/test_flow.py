@@ -8,7 +8,7 @@ import pytest
 from data_prep.flow import FLOW_METHODS, FlowEstimator, compute_flow, flow_sequence, flow_to_rgb, normalize_flow
 from data_prep.video import read_frames
 
-REAL_VIDEO = Path(__file__).resolve().parents[1] / "data" / "real_faces" / "pyfeat" / "single_face.mp4"
+REAL_VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "real_faces" / "pyfeat" / "single_face.mp4"
 SIZE = 64
 BORDER = 12  # pixels ignored at each edge (wrap-around seam of np.roll, border effects of the estimators)
 
@@ -174,6 +174,7 @@ def test_real_video_frames_tvl1_on_a_small_crop():
 
 def test_readme_flow_example():
     import numpy as np
+
     from data_prep.flow import flow_sequence, normalize_flow
 
     frames = np.random.default_rng(0).integers(0, 256, size=(20, 32, 32, 3), dtype=np.uint8)

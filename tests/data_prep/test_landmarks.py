@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from data_prep import landmarks
-from data_prep.video import read_frames
 from data_prep.landmarks import (
     LANDMARK_PROVIDERS,
     Dlib68Provider,
@@ -15,8 +14,9 @@ from data_prep.landmarks import (
     landmark_features,
     pairwise_distances,
 )
+from data_prep.video import read_frames
 
-REAL_FACES = Path(__file__).resolve().parents[1] / "data" / "real_faces" / "pyfeat"
+REAL_FACES = Path(__file__).resolve().parents[1] / "fixtures" / "real_faces" / "pyfeat"
 
 
 def _reference_distances(points):
@@ -191,7 +191,7 @@ def test_landmark_features_errors():
 
 
 def test_provider_names():
-    assert LANDMARK_PROVIDERS == {"dlib68": Dlib68Provider, "mtcnn5": MTCNN5Provider}
+    assert {"dlib68": Dlib68Provider, "mtcnn5": MTCNN5Provider} == LANDMARK_PROVIDERS
     assert Dlib68Provider.num_points == 68 and MTCNN5Provider.num_points == 5
 
 
@@ -324,6 +324,7 @@ def test_dlib_landmark_features_on_real_video_frames(dlib_provider):
 
 def test_readme_landmarks_example():
     import numpy as np
+
     from data_prep.landmarks import pairwise_distances
 
     points = np.random.default_rng(0).uniform(0, 224, size=(20, 68, 2))  # (T, 68, 2) from a provider

@@ -12,13 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from data_prep import manifest, prepare as preparation
+from data_prep import manifest
+from data_prep import prepare as preparation
 from data_prep.faces import MTCNNDetector
 from data_prep.manifest import read_csv, read_failures, read_manifest, write_csv
 from data_prep.prepare import PrepareOptions, collect_samples, dataset_samples, prepare
 from tests.data_prep.test_faces import _check_face_inside
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "data", "real_faces")
+DATA = os.path.join(os.path.dirname(__file__), "..", "fixtures", "real_faces")
 CREMA = os.path.join(DATA, "crema-d")
 HAP = os.path.join(CREMA, "1001_DFA_HAP_XX.flv")  # 56 frames
 MP4 = os.path.join(DATA, "pyfeat", "single_face.mp4")

@@ -291,7 +291,7 @@ def test_ceflnet_training_windows(n_frames, frames_per_virtual):
         # Remove each window's offset of 10 k: every clip then lies in one 15-frame window [s, s + 14].
         relative = np.round(virtual).astype(int) - 10 * np.arange(7)[:, None]
         start, end = relative.min(), relative.max()
-        assert 0 <= start and end - start <= 14 and end <= 29 + 14
+        assert start >= 0 and end - start <= 14 and end <= 29 + 14
         assert all(len(set(clip)) == 5 for clip in relative)
         starts.add(start)
     assert len(starts) > 10  # the start is drawn, not fixed
@@ -437,7 +437,8 @@ def test_interpolate_frames_errors():
 
 def test_readme_sampling_example():
     import numpy as np
-    from data_prep.sampling import sample, superset, interpolate_frames
+
+    from data_prep.sampling import interpolate_frames, sample, superset
 
     frames = np.random.default_rng(0).integers(0, 256, size=(53, 8, 8, 3), dtype=np.uint8)
     n_frames = len(frames)

@@ -24,14 +24,14 @@ from data_prep.video import (
     read_frames,
 )
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "data", "real_faces")
+DATA = os.path.join(os.path.dirname(__file__), "..", "fixtures", "real_faces")
 FLV = os.path.join(DATA, "crema-d", "1001_DFA_HAP_XX.flv")
 MP4 = os.path.join(DATA, "pyfeat", "single_face.mp4")
 LONG_MP4 = os.path.join(DATA, "pyfeat", "WolfgangLanger_Pexels.mp4")
 MOV = os.path.join(DATA, "pyfeat", "face_noface.mov")
 NO_FACE_MP4 = os.path.join(DATA, "pyfeat", "no_face.mp4")
 
-# Frame counts from tests/data/real_faces/README.md; codec tags as FFmpeg names them.
+# Frame counts from tests/fixtures/real_faces/README.md; codec tags as FFmpeg names them.
 REAL_VIDEOS = [
     (FLV, 56, b"vp6f"),
     (MP4, 72, b"h264"),

@@ -8,8 +8,16 @@ import pytest
 from sklearn import metrics as skm
 
 from keras_fer.evaluation import metrics
-from keras_fer.evaluation.metrics import (accuracy, classification_report, composite_scores, confusion_matrix,
-                                          macro_f1, per_class_recall, per_class_scores, uar)
+from keras_fer.evaluation.metrics import (
+    accuracy,
+    classification_report,
+    composite_scores,
+    confusion_matrix,
+    macro_f1,
+    per_class_recall,
+    per_class_scores,
+    uar,
+)
 
 
 def _sklearn(function, *args, **kwargs):

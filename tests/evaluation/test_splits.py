@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 from keras_fer.evaluation import splits
-from keras_fer.evaluation.splits import (Fold, check_folds, folds_from_mapping, leave_one_subject_out,
-                                         official_splits, subject_kfold, summarise, validation_split)
+from keras_fer.evaluation.splits import (
+    Fold,
+    check_folds,
+    folds_from_mapping,
+    leave_one_subject_out,
+    official_splits,
+    subject_kfold,
+    summarise,
+    validation_split,
+)
 
 
 def _rows(n_subjects, seed, prefix="S", max_per_subject=4):

@@ -36,7 +36,7 @@ def test_cli_export_serves_what_predict_computes(trained, tmp_path, capsys, monk
     np.testing.assert_allclose(served["temporal_attention"], expected["temporal_attention"], atol=2e-2)
     by_features = loaded.signatures["features"](features=tf.constant(features))
     np.testing.assert_allclose(by_features["logits"], expected["logits"], atol=1e-5)
-    assert cli.main("export --model runs/ast --out exports".split()) == 2
+    assert cli.main(["export", "--model", "runs/ast", "--out", "exports"]) == 2
     assert "exists" in capsys.readouterr().err
 
 

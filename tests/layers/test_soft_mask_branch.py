@@ -8,7 +8,6 @@ import pytest
 from keras_fer.layers import SoftMaskBranch
 from tests.layer_checks import assert_config_roundtrip, assert_finite, assert_loads_in_new_process
 
-
 # ---------------------------------------------------------------- NumPy reference
 
 

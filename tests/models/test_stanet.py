@@ -11,7 +11,6 @@ import pytest
 from data_prep.flow import flow_sequence, normalize_flow
 from data_prep.manifest import read_csv
 from data_prep.sampling import interpolate_frames, sample
-
 from keras_fer.layers import TemporalAffinityAttention
 from keras_fer.models import stanet
 from keras_fer.models.common import MaskedMax, attention_model

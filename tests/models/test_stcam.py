@@ -17,8 +17,8 @@ import pytest
 
 from keras_fer.layers import Channel3DAttention, NonLocalBlock, SpatialTemporalAttention
 from keras_fer.models import attention_model, create_model, list_models
-from keras_fer.models.stcam import MODELS, NUM_FRAMES, VARIANTS, stcam_head, stcam_model
-from keras_fer.stems.inception_resnet3d import ATTENTION_OPTIONS, FEATURE_DIM
+from keras_fer.models.stcam import MODELS, NUM_FRAMES, VARIANTS, build_stcam, stcam_head
+from keras_fer.stems.inception_resnet import ATTENTION_OPTIONS, FEATURE_DIM
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NAMES = tuple(spec.name for spec in MODELS)
@@ -36,7 +36,7 @@ MODULES = {"none": (), "cam": ("cam",), "stam": ("stam",), "cam_stam": ("cam", "
            "nl_gaussian": ("nonlocal",), "nl_embedded_gaussian": ("nonlocal",)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _end_to_end(name):
     """(head, end-to-end model) of a registry row at 2x32x32, built once."""
     spec = SPECS[name]
@@ -92,7 +92,7 @@ def test_head_matches_numpy_two_fully_connected_layers():
 
 
 def test_head_options_and_fresh_bias_is_zero():
-    head = stcam_model("cam_stam", 4, hidden_units=64, dropout=0.5, feature_shape=(FEATURE_DIM,))
+    head = build_stcam(4, hidden_units=64, dropout=0.5, feature_shape=(FEATURE_DIM,))
     assert head.get_layer("fc1").units == 64 and head.get_layer("dropout").rate == 0.5
     assert head.name == "stcam_head" and head.output.shape == (None, 4)
     assert not np.any(head.get_layer("fc2").get_weights()[1])
@@ -113,7 +113,7 @@ def test_features_head_trains_one_step_and_round_trips(name, tmp_path):
     assert set(attention_model(head)(x)) == {"logits"}  # STCAM's attention lives in the stem
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _attention_outputs(name):
     """``attention_model(model)`` of a row's end-to-end model on ``_clips()``, as NumPy arrays (computed once)."""
     _, model = _end_to_end(name)
@@ -210,15 +210,15 @@ def test_bad_arguments_are_named(kwargs, message):
     arguments = dict(attention="cam_stam", num_classes=CLASSES, input="features", frame_size=SIZE, num_frames=T)
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
-        stcam_model(arguments.pop("attention"), arguments.pop("num_classes"), **arguments)
+        build_stcam(arguments.pop("num_classes"), **arguments)
 
 
 def test_existing_head_cannot_be_combined_with_head_arguments_or_other_classes():
     head = stcam_head(CLASSES)
     with pytest.raises(ValueError, match="hidden_units"):
-        stcam_model("cam", CLASSES, input="frames", head=head, hidden_units=64, frame_size=SIZE, num_frames=T)
+        build_stcam(CLASSES, attention="cam", input="frames", head=head, hidden_units=64, frame_size=SIZE, num_frames=T)
     with pytest.raises(ValueError, match="num_classes=5"):
-        stcam_model("cam", 5, input="frames", head=head, frame_size=SIZE, num_frames=T)
+        build_stcam(5, attention="cam", input="frames", head=head, frame_size=SIZE, num_frames=T)
 
 
 # ---------------------------------------------------------------- learning check script

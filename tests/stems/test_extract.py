@@ -208,7 +208,7 @@ def test_readme_example_on_a_real_video(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("KERAS_FER_WEIGHTS_DIR", str(tmp_path))
     write_vggface_file(tmp_path / "rcmalli_vggface_tf_notop_vgg16.h5", random_vgg16_arrays())  # stand-in weights
-    video_path = str(Path(__file__).resolve().parents[1] / "data" / "real_faces" / "pyfeat" / "single_face.mp4")
+    video_path = str(Path(__file__).resolve().parents[1] / "fixtures" / "real_faces" / "pyfeat" / "single_face.mp4")
 
     # --- README "Fast feature extraction", verbatim except for the video path ---
     import cv2

@@ -16,7 +16,7 @@ from keras_fer.stems.fer2013 import (
 )
 from tests.stems import numpy_reference as ref
 
-FACE_IMAGE = Path(__file__).resolve().parents[1] / "data" / "real_faces" / "pyfeat" / "single_face.jpg"
+FACE_IMAGE = Path(__file__).resolve().parents[1] / "fixtures" / "real_faces" / "pyfeat" / "single_face.jpg"
 # Face box (x, y, w, h) found by OpenCV's frontal-face Haar cascade in this image, padded by
 # 10 pixels as fer does (FER(offsets=(10, 10))).
 FACE_BOX = (157, 148, 236, 236)

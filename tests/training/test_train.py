@@ -1,8 +1,8 @@
 """keras_fer.training.train.fit: selection on validation data, resume after an interruption, logs."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
 from keras_fer.training import train
 

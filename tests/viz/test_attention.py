@@ -173,7 +173,7 @@ def test_overlay_hot_cell_lights_its_quadrant():
     for (frame, heatmap), expected_frame in zip(overlays, frames):
         np.testing.assert_array_equal(frame, expected_frame)
         assert heatmap.shape == (16, 16)
-        assert 0.0 <= heatmap.min() and heatmap.max() <= 1.0
+        assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0
     top_right = _quadrant_means(overlays[0][1])
     assert np.argmax(top_right) == 1 and top_right[0, 1] > 0.7 and top_right[1, 0] < 0.02
     assert overlays[0][1][0, 15] == 1.0 and overlays[0][1][15, 0] == 0.0
@@ -320,7 +320,7 @@ def _check_overlay(frames, maps):
     for (frame, heatmap), frame_expected, heatmap_expected in zip(overlays, frames, expected):
         np.testing.assert_array_equal(frame, frame_expected)
         np.testing.assert_allclose(heatmap, heatmap_expected)
-        assert heatmap.shape == frames.shape[1:3] and 0.0 <= heatmap.min() and heatmap.max() <= 1.0
+        assert heatmap.shape == frames.shape[1:3] and heatmap.min() >= 0.0 and heatmap.max() <= 1.0
 
 
 def _check_weights_figure(weights, **kwargs):
@@ -342,7 +342,7 @@ def test_stcam_stam_maps_and_equal_weights():
         np.testing.assert_allclose(maps, scores[..., 0], rtol=1e-6)
     maps = spatial_maps(outputs["block_a_stam"], "stam", num_frames=3)
     assert maps.shape == (2, 3, 4, 4)  # 32 / 8
-    assert 0.0 < maps.min() and maps.max() < 1.0  # sigmoid weights, drawn unscaled
+    assert maps.min() > 0.0 and maps.max() < 1.0  # sigmoid weights, drawn unscaled
     _check_overlay(FRAMES[0], maps[0])
     weights, source = temporal_attention_model(model)
     assert source == "none: equal weights"  # STCAM has no temporal attention layer

@@ -24,10 +24,11 @@ Output folder of :func:`cross_validate` (each fold's folder is :func:`run_fold`'
 Example:
 
 >>> from keras_fer.data.sources import open_source
->>> from keras_fer.evaluation import protocol, splits
+>>> from keras_fer.evaluation import splits
+>>> from keras_fer.jobs import training
 >>> source = open_source("features/")                                         # doctest: +SKIP
 >>> folds = splits.subject_kfold(source.rows, k=10)                           # doctest: +SKIP
->>> results = protocol.cross_validate(source, "ast", folds, out_dir="runs/ast")  # doctest: +SKIP
+>>> results = training.cross_validate(source, "ast", folds, out_dir="runs/ast")  # doctest: +SKIP
 >>> results["summary"]["accuracy"]["mean"]                                     # doctest: +SKIP
 """
 
@@ -40,27 +41,16 @@ import keras
 import numpy as np
 
 from data_prep import manifest
+from data_prep.files import atomic_path, write_json, write_text
 from keras_fer.evaluation import metrics, splits
+from keras_fer.jobs import train_folder
 from keras_fer.training import recipes as paper_recipes
 from keras_fer.training import train
 
-__all__ = ["cross_validate", "evaluate", "predict_once", "run_fold", "train_model", "write_json", "write_text"]
+__all__ = ["cross_validate", "evaluate", "predict_once", "run_fold", "train_model"]
 
 RESULT = "result.json"
 SUMMARY_METRICS = ("accuracy", "uar", "macro_f1")
-
-
-def write_text(path, text):
-    """Write ``text`` to a temporary name beside ``path``, then rename: a reader never sees half a file."""
-    temporary = manifest.temporary_name(path)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
-
-
-def write_json(path, data):
-    """:func:`write_text` of ``data`` as indented JSON."""
-    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def _write_csv(path, header, rows):
@@ -217,10 +207,9 @@ def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, val
                                  model_kwargs, monitor, patience, verbose, tensorboard)
     if figures:
         _curves(out_dir, fitted, model)
-    partial = os.path.join(out_dir, "model.partial.keras")
-    network.save(partial)
-    os.replace(partial, os.path.join(out_dir, "model.keras"))
-    write_json(os.path.join(out_dir, "train.json"), {
+    with atomic_path(os.path.join(out_dir, train_folder.MODEL), suffix=".keras") as partial:
+        network.save(partial)
+    write_json(os.path.join(out_dir, train_folder.TRAIN_JSON), {
         "model": model, "class_names": list(source.class_names), "data": getattr(source, "path", None),
         "preparation": source.preparation, "recipe": _recipe_record(recipe), "best_epoch": fitted.best_epoch,
         "epochs_run": fitted.epochs_run, "monitor": fitted.monitor, "validation_ids": list(fold.validation_ids),

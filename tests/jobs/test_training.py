@@ -1,4 +1,4 @@
-"""keras_fer.evaluation.protocol: honest selection (the test side never changes training), results files, resume."""
+"""keras_fer.jobs.training: honest selection (the test side never changes training), results files, resume."""
 import csv
 import json
 import os
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from keras_fer.data.sources import ArraySource
-from keras_fer.evaluation import protocol, splits
+from keras_fer.evaluation import splits
+from keras_fer.jobs import training
 from keras_fer.training.recipes import get_recipe
 
 CLASSES = ["anger", "happiness", "sadness"]
@@ -42,7 +43,7 @@ RECIPE = get_recipe("ecnn_fsa", epochs=6, batch_size=8, learning_rate=0.05)
 
 def _run(source, out_dir):
     fold = splits.subject_kfold(source.rows, k=3)[0]
-    return protocol.run_fold(source, "ecnn_fsa", fold, out_dir=out_dir, recipe=RECIPE, validation_size=1, seed=0,
+    return training.run_fold(source, "ecnn_fsa", fold, out_dir=out_dir, recipe=RECIPE, validation_size=1, seed=0,
                              verbose=0, tensorboard=False, figures=False)
 
 
@@ -97,7 +98,7 @@ def test_selected_epoch_is_the_best_validation_epoch_and_its_weights_are_used(tm
 def test_cross_validate_writes_the_tables_and_skips_finished_folds(tmp_path):
     source = _source()
     folds = splits.subject_kfold(source.rows, k=3)
-    results = protocol.cross_validate(source, "ecnn_fsa", folds, out_dir=tmp_path, recipe=RECIPE, validation_size=1,
+    results = training.cross_validate(source, "ecnn_fsa", folds, out_dir=tmp_path, recipe=RECIPE, validation_size=1,
                                       verbose=0, tensorboard=False, figures=True)
     for png in ("confusion_matrix.png", "fold_01/confusion_matrix.png", "fold_03/training_curves.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -113,7 +114,7 @@ def test_cross_validate_writes_the_tables_and_skips_finished_folds(tmp_path):
     # a rerun reads the finished folds instead of training again
     os.remove(tmp_path / "fold_02" / "result.json")
     stamp = os.path.getmtime(tmp_path / "fold_01" / "result.json")
-    again = protocol.cross_validate(source, "ecnn_fsa", folds, out_dir=tmp_path, recipe=RECIPE, validation_size=1,
+    again = training.cross_validate(source, "ecnn_fsa", folds, out_dir=tmp_path, recipe=RECIPE, validation_size=1,
                                     verbose=0, tensorboard=False, figures=False)
     assert os.path.getmtime(tmp_path / "fold_01" / "result.json") == stamp
     assert again["summary"]["accuracy"]["per_fold"] == accuracies  # fold_02 retrained from scratch, same seed

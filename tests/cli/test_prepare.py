@@ -6,7 +6,7 @@ import shutil
 from data_prep.manifest import PREPARED_COLUMNS, read_csv, read_failures
 from keras_fer import cli
 
-DATA = os.path.join(os.path.dirname(__file__), "data", "real_faces")
+DATA = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "real_faces")
 HAP = os.path.join(DATA, "crema-d", "1001_DFA_HAP_XX.flv")  # 56 frames
 
 # The commands of the README section on preparing videos, character for character.
@@ -135,6 +135,6 @@ def test_list_layers_still_works(capsys):
 
 
 def test_readme_commands_are_in_the_readme():
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    readme = open(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "README.md"), encoding="utf-8").read()
     for command in README_COMMANDS:
         assert f"\n{command}\n" in readme, command

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_fer.stems import count_macs
-from keras_fer.stems.resnet18 import preprocess_input, resnet18
+from keras_fer.stems.resnet import preprocess_input, resnet18
 from tests.stems import numpy_reference as ref
 
 STAGES = ((1, 64, 64, 1), (2, 64, 128, 2), (3, 128, 256, 2), (4, 256, 512, 2))  # (stage, in, out, first stride)

@@ -13,7 +13,8 @@ import pytest
 from data_prep import sampling
 from data_prep.manifest import read_csv
 from keras_fer.data import cache
-from tests.keras_fer_data import helpers
+from keras_fer.stems import registry
+from tests.data import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -70,13 +71,13 @@ def test_a_sampler_needing_frames_that_were_not_prepared_names_the_crop_folder(t
 _SLOW_WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from keras_fer.data import cache
-from tests.keras_fer_data import helpers
-load = cache._load_frames
+from keras_fer.data import prepared
+from tests.data import helpers
+load = prepared.load_crops
 def slow_load(paths, size):
     time.sleep(0.4)
     return load(paths, size)
-cache._load_frames = slow_load
+prepared.load_crops = slow_load
 helpers.extract_tiny({prepared!r}, {out!r}, num_shards=1)
 """
 
@@ -187,9 +188,9 @@ def test_truncated_or_missing_shard_and_duplicate_sample_name_the_file(tmp_path)
 
 def test_clip_stems_are_not_cached_per_frame():
     with pytest.raises(ValueError, match="c3d.*clip stem.*frame_dataset"):
-        cache.build_stem("c3d")
+        registry.build_stem("c3d")
     with pytest.raises(ValueError, match="`stem` must be one of"):
-        cache.build_stem("vgg")
+        registry.build_stem("vgg")
 
 
 def test_a_rerun_removes_the_leftovers_of_a_killed_writer(tmp_path):

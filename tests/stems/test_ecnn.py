@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_fer.stems import count_macs
-from keras_fer.stems.ecnn_vgg16 import ecnn_vgg16
+from keras_fer.stems.ecnn import ecnn_vgg16
 from tests.stems import numpy_reference as ref
 from tests.stems.test_vggface import VGG16_CONVS, random_vgg16_arrays, vgg16_conv_params, write_vggface_file
 

@@ -6,11 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
+from data_prep import faces, video
 from keras_fer import cli, inference
 from keras_fer.data import cache
 from keras_fer.data.pipeline import feature_dataset
 
-REAL = os.path.join(os.path.dirname(__file__), "data", "real_faces")
+REAL = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "real_faces")
 HAPPY = os.path.join(REAL, "crema-d", "1001_DFA_HAP_XX.flv")
 NO_FACE = os.path.join(REAL, "pyfeat", "no_face.mp4")
 FACE_NO_FACE = os.path.join(REAL, "pyfeat", "face_noface.mov")
@@ -99,15 +100,15 @@ def test_stream_is_one_prediction_per_frame_from_a_bounded_window(trained):
     classifier = inference.load_trained(trained["dir"])
     predictor = inference.StreamPredictor(classifier)
     assert predictor.window == 8
-    frames = [frame for _, frame in inference.video.VideoReader(WEBCAM).iter_frames(range(20))]
+    frames = [frame for _, frame in video.VideoReader(WEBCAM).iter_frames(range(20))]
     results = [predictor.push(frame) for frame in frames]
     assert [r["frame"] for r in results] == list(range(20)) and predictor.buffered == 8
     assert [r["window"] for r in results] == [min(i + 1, 8) for i in range(20)]
     last = results[-1]
     assert len(last["temporal_attention"]) == 8 and abs(sum(last["temporal_attention"]) - 1) < 1e-3
     # The last prediction is the head on the last 8 frames, computed offline.
-    detector, face = inference.faces.get_detector("full_frame"), classifier.face
-    crops = np.stack([inference.faces.crop_face(frame, detector.detect([frame])[0][0].box, size=face["size"],
+    detector, face = faces.get_detector("full_frame"), classifier.face
+    crops = np.stack([faces.crop_face(frame, detector.detect([frame])[0][0].box, size=face["size"],
                                                 margin=face["margin"]) for frame in frames[-8:]])
     logits = np.asarray(classifier.head(classifier.features(crops)[None]))[0]
     expected = np.exp(logits - logits.max())
@@ -137,8 +138,8 @@ def test_cli_predict_errors(tmp_path, capsys):
 @pytest.mark.slow
 def test_readme_predict_on_every_real_clip(capsys, monkeypatch):
     """README's command, verbatim, on the real clips: the CREMA-D table in README comes from this run."""
-    monkeypatch.chdir(os.path.dirname(os.path.dirname(__file__)))
-    command = "keras-fer predict tests/data/real_faces --no-progress"
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    command = "keras-fer predict tests/fixtures/real_faces --no-progress"
     assert cli.main(command.split()[1:]) == 0
     results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     by_name = {os.path.basename(r["video"]): r for r in results}
@@ -162,14 +163,14 @@ def test_readme_predict_on_every_real_clip(capsys, monkeypatch):
 def test_readme_annotate_and_stream_commands(capsys, monkeypatch, tmp_path):
     """README's predict commands, verbatim, in a scratch folder holding the repository's test data."""
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "data").symlink_to(os.path.join(os.path.dirname(__file__), "data"))
+    (tmp_path / "tests" / "fixtures").symlink_to(os.path.join(os.path.dirname(__file__), os.pardir, "fixtures"))
     monkeypatch.chdir(tmp_path)
-    command = "keras-fer predict tests/data/real_faces/crema-d/1001_DFA_HAP_XX.flv --annotate annotated --timeline timelines"  # noqa: E501
+    command = "keras-fer predict tests/fixtures/real_faces/crema-d/1001_DFA_HAP_XX.flv --annotate annotated --timeline timelines"  # noqa: E501
     assert cli.main(command.split()[1:]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["annotated_video"] == "annotated/1001_DFA_HAP_XX.mp4" and os.path.isfile(result["annotated_video"])
     assert result["timeline"] == "timelines/1001_DFA_HAP_XX.png" and os.path.isfile(result["timeline"])
-    command = "keras-fer predict --stream tests/data/real_faces/pyfeat/single_face.mp4 --detect-every 5 --max-frames 30"
+    command = "keras-fer predict --stream tests/fixtures/real_faces/pyfeat/single_face.mp4 --detect-every 5 --max-frames 30"
     assert cli.main(command.split()[1:]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["frame"] for line in lines] == list(range(30))

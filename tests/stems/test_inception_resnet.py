@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from keras_fer.layers import Channel3DAttention, NonLocalBlock, SpatialTemporalAttention
-from keras_fer.stems.inception_resnet3d import (
+from keras_fer.stems.inception_resnet import (
     ATTENTION_OPTIONS,
     SpatialSubsample,
     attention_maps_model,
@@ -22,7 +22,7 @@ PLACE_CHANNELS = {"block_a": 192, "reduction_a": 576, "block_b": 576, "reduction
 STAM_KERNELS = {place: (3, 7, 7) if place == "block_a" else (3, 5, 5) for place in PLACES}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def small_stem(attention):
     """One model per option, shared by the tests that only read it."""
     return inception_resnet3d(input_shape=SMALL, attention=attention)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_fer.stems.flow_cnn import flow_cnn
+from keras_fer.stems.flow_net import flow_cnn
 
 SMALL = (48, 48, 2)
 SMALL_FILTERS = (4, 8, 16)

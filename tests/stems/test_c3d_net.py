@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_fer.stems import count_macs
-from keras_fer.stems.c3d import c3d
+from keras_fer.stems.c3d_net import c3d
 from tests.stems import numpy_reference as ref
 from tests.stems.keras2_h5 import conv_weights, write_keras2_weights
 

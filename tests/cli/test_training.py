@@ -8,27 +8,6 @@ import pytest
 from keras_fer import cli
 from keras_fer.data import cache
 
-
-@pytest.fixture(scope="module")
-def tiny_cache(tmp_path_factory):
-    """24 clips of 8 stored frames x 6 features, 6 subjects, classes a/b/c; the class lifts one feature."""
-    rng = np.random.default_rng(0)
-    samples, features = [], {}
-    for i in range(24):
-        label = "abc"[(i // 6) % 3]
-        sample = cache.CacheSample(id=f"clip{i:02d}", label=label, subject=f"S{i % 6}",
-                                   frame_indices=tuple(range(8)), sampler_frames=8, source_frames=tuple(range(8)))
-        values = rng.normal(size=(8, 6))
-        values[:, "abc".index(label)] += 2.0
-        samples.append(sample)
-        features[sample.id] = values.astype(np.float16)
-    folder = tmp_path_factory.mktemp("cache")
-    cache.write_cache(folder, samples, lambda todo: (features[s.id] for s in todo),
-                      {"stem": "random", "sampler": None, "sampler_options": {}}, (6,), num_shards=2,
-                      progress=False)
-    return folder
-
-
 COMMON = ["--sampler", "ecnn_fsa", "--model", "ecnn_fsa", "--epochs", "3", "--batch-size", "4", "--quiet",
           "--no-tensorboard", "--set", "learning_rate=0.05", "--validation-size", "1"]
 

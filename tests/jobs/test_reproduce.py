@@ -4,9 +4,8 @@ import json
 import pytest
 
 from keras_fer import cli
-from keras_fer.evaluation import reproduce
+from keras_fer.jobs import reproduce
 from keras_fer.models import list_models
-from tests.test_cli_training import tiny_cache  # noqa: F401  (fixture)
 
 
 def _rows(n_subjects=12, per_subject=2):
@@ -93,7 +92,7 @@ def test_quick_run_of_one_paper(tmp_path, monkeypatch, capsys):
 
 
 def test_epochs_below_ceflnets_warmup_shrink_the_warmup():
-    from keras_fer.evaluation.reproduce import _paper_recipe
+    from keras_fer.jobs.reproduce import _paper_recipe
 
     assert _paper_recipe("ceflnet", "synthetic", False, 3).warmup_epochs == 0  # 5 * 3 // 120
     assert _paper_recipe("ceflnet", "ckplus", False, 3).warmup_epochs == 0

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from data_prep import sampling
 from keras_fer.data import cache, pipeline
-from tests.keras_fer_data import helpers
+from tests.data import helpers
 
 
 def _epoch(dataset):
@@ -124,7 +124,7 @@ def test_bad_caches_and_arguments_are_refused(stanet_cache, tmp_path):
         pipeline.feature_dataset(folder, training=False, expected_config={"stem": "other"})
     with pytest.raises(ValueError, match="holds only the frames of sampler 'stanet'"):
         pipeline.feature_dataset(folder, training=False, sampler="ast")
-    with pytest.raises(ValueError, match="`batch_size` must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="`batch_size` must be an integer >= 1; received batch_size=0"):
         pipeline.feature_dataset(folder, training=False, batch_size=0)
     with pytest.raises(cache.CacheIntegrityError, match="cache.json: missing"):
         pipeline.feature_dataset(tmp_path, training=False)

@@ -45,9 +45,10 @@ import dataclasses
 import os
 import time
 
-import numpy as np
-
-from keras_fer.evaluation import protocol, reported, splits
+from data_prep import files
+from keras_fer.data.flow import flow_source
+from keras_fer.evaluation import reported, splits
+from keras_fer.jobs import training
 from keras_fer.models.registry import get_spec, list_models
 from keras_fer.training.recipes import get_recipe
 
@@ -78,7 +79,7 @@ def end_to_end_reason(model):
         return "3D network trained end to end (its stem is not cached): keras-fer cv --data PREPARED/"
     if model.startswith("stanet"):
         return ("reads optical flow: cross-validate an ArraySource of flow (keras_fer.data.sources) with "
-                "keras_fer.evaluation.protocol.cross_validate")
+                "keras_fer.jobs.training.cross_validate")
     if model.startswith("ast_cnn"):
         return "small CNN trained end to end: keras-fer cv --data PREPARED/"
     if model.startswith("ast_landmarks"):
@@ -139,7 +140,7 @@ SYNTHETIC_PLANS = {
     "ecnn_fsa": SyntheticPlan(
         mode="macro", source="features", sampler="ecnn_fsa", recipe=dict(epochs=20, batch_size=8, learning_rate=0.03),
         quick_epochs=15,
-        skip={name: _STEM_ONLY for name in _ECNN_STEM_ROWS}, row_kwargs={"ecnn_lstm": {"lstm_units": (128,)}},
+        skip=dict.fromkeys(_ECNN_STEM_ROWS, _STEM_ONLY), row_kwargs={"ecnn_lstm": {"lstm_units": (128,)}},
         note="stand-in stem features (5 x 128) instead of the 2048-d ECNN, so the LSTM has 128 units (as wide "
              "as its input, like the paper's 2048); SGD momentum 0.9, lr 0.03, 20 epochs, batch 8"),
     "ceflnet": SyntheticPlan(
@@ -186,44 +187,6 @@ def synthetic_data(root, mode, seed=0, progress=False):
         cache.extract(prepared, folders["cache"], stem=STAND_IN_STEM, sampler=None, batch_size=256,
                       progress=progress)
     return folders
-
-
-def _flow_source(prepared, num_flows=10, size=32, bound=0.5):
-    """STANet's input for every prepared sample: flow of the onset..offset window (its learning check's recipe)."""
-    import cv2
-
-    from data_prep import flow, manifest
-    from data_prep.sampling import interpolate_frames, sample
-    from keras_fer.data import cache
-    from keras_fer.data.sources import ArraySource
-
-    rows = {row["id"]: row for row in manifest.read_csv(os.path.join(prepared, "manifest.csv"))}
-    samples = cache.prepared_samples(prepared, sampler=None)
-    classes = sorted({s.label for s in samples})
-    clips = []
-    for s in samples:
-        onset, offset = int(rows[s.id]["onset"]), int(rows[s.id]["offset"])
-        video = cache._load_frames([os.path.join(s.crops_dir, f"{frame:06d}.jpg") for frame in s.source_frames],
-                                   None)
-        positions = onset + sample("stanet", offset - onset + 1, num_frames=num_flows + 1)
-        frames = interpolate_frames(video, positions)
-        fields = np.stack(list(flow.flow_sequence(frames, method="farneback")))  # (T, H, W, 2) pixels
-        scale = size / video.shape[1]
-        fields = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in fields]) * scale
-        clips.append(flow.normalize_flow(fields, bound=bound))
-
-    return ArraySource(np.stack(clips).astype("float32"), [classes.index(s.label) for s in samples],
-                       [s.id for s in samples], [s.subject for s in samples], classes, input="frames",
-                       augment=mirror_flow)
-
-
-def mirror_flow(x, y):
-    """Training augmentation of a flow batch (B, T, H, W, 2): mirror half the clips left-right; dx changes sign."""
-    import tensorflow as tf
-
-    flipped = tf.reverse(x, axis=[3]) * tf.constant([-1.0, 1.0])
-    keep = tf.random.uniform(tf.shape(x)[:1]) < 0.5
-    return tf.where(keep[:, None, None, None, None], x, flipped), y
 
 
 def _rows(paper, quick):
@@ -289,7 +252,7 @@ def dataset_folds(dataset, rows, data_root=None, seed=0):
 
 def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, validation, tensorboard, seed):
     validation_size, validation_by = validation
-    return protocol.cross_validate(source, model, folds, out_dir=out_dir, recipe=recipe, seed=seed,
+    return training.cross_validate(source, model, folds, out_dir=out_dir, recipe=recipe, seed=seed,
                                    validation_size=validation_size, validation_by=validation_by,
                                    model_kwargs=model_kwargs,
                                    verbose=verbose, tensorboard=tensorboard, figures=True,
@@ -306,7 +269,7 @@ def synthetic_row(plan, model, folders, recipe, quick, epochs):
     model_kwargs = {}
     if plan.source == "flow":
         if folders["prepared"] not in _FLOW_SOURCES:
-            _FLOW_SOURCES[folders["prepared"]] = _flow_source(folders["prepared"])
+            _FLOW_SOURCES[folders["prepared"]] = flow_source(folders["prepared"])
         source, model_kwargs = _FLOW_SOURCES[folders["prepared"]], dict(plan.model_kwargs)
     elif plan.source == "frames":
         source = FrameSource(folders["prepared"], sampler=plan.sampler, image_size=plan.model_kwargs["frame_size"])
@@ -468,6 +431,6 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
         block["rows"].append(row)
         block["seconds"] = round(block["seconds"] + row.get("seconds", 0.0), 1)
     results["seconds"] = time.perf_counter() - started
-    protocol.write_json(os.path.join(out_dir, "reproduce.json"), results)
-    protocol.write_text(os.path.join(out_dir, "reproduce.md"), _markdown(results, dataset))
+    files.write_json(os.path.join(out_dir, "reproduce.json"), results)
+    files.write_text(os.path.join(out_dir, "reproduce.md"), _markdown(results, dataset))
     return results

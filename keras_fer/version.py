@@ -1,0 +1,3 @@
+"""The package version (one place; setup.cfg and every record of it read this)."""
+
+__version__ = "0.1.0"
