@@ -1,5 +1,8 @@
 """Every notebook of notebooks/ runs top to bottom in a Jupyter kernel, and is stored with its outputs cleared.
 
+Each ``notebooks/<name>.ipynb`` is generated from its source ``notebooks/<name>.py`` (jupytext's percent format)
+by scripts/make_notebooks.py; the stored notebooks must be exactly what it writes.
+
 The notebooks run with nbclient in the "python3" kernel (the interpreter running the tests, checked below),
 each in a scratch folder where the repository's test data sit at the same relative path as in a checkout
 (``tests/fixtures``), so that they write nothing into the repository.
@@ -7,6 +10,7 @@ each in a scratch folder where the repository's test data sit at the same relati
 
 import os
 import pathlib
+import re
 import sys
 
 import nbformat
@@ -16,6 +20,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SOURCES = sorted((ROOT / "notebooks").glob("*.py"))
 KERNEL = "python3"
 #: Seconds one cell may run (the longest, notebook 03's reproduce, takes about 40 s on 2 CPU cores).
 CELL_TIMEOUT = 300
@@ -40,16 +45,39 @@ def test_the_notebooks_are_there():
         "04_where_the_attention_looks.ipynb", "05_export_and_serving.ipynb"]
 
 
-def test_the_notebooks_are_what_their_source_script_writes(tmp_path):
-    """scripts/make_notebooks.py is the notebooks' source: the stored files are its output."""
+def test_every_notebook_has_a_source_and_every_source_a_notebook():
+    assert [path.stem for path in SOURCES] == [path.stem for path in NOTEBOOKS]
+
+
+def _make_notebooks():
+    """scripts/make_notebooks.py as a module."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "scripts" / "make_notebooks.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.main(tmp_path)
+    return module
+
+
+def test_the_notebooks_are_what_the_generator_makes_from_their_sources(tmp_path):
+    """The notebooks/*.py sources are the notebooks' text: each stored .ipynb is what the generator writes."""
+    _make_notebooks().main(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [path.name for path in NOTEBOOKS]
     for path in NOTEBOOKS:
-        assert (tmp_path / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), path.name
+        assert (tmp_path / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
+            f"{path.name} is not what scripts/make_notebooks.py makes from {path.stem}.py: "
+            "edit the .py source, then run python scripts/make_notebooks.py notebooks")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.stem)
+def test_magics_commented_in_the_source_are_real_magics_in_the_notebook(path):
+    """jupytext comments magics in a percent script (``# %matplotlib inline``); the notebook gets them back."""
+    commented = [line[2:] for line in path.read_text(encoding="utf-8").splitlines()
+                 if re.match(r"# %[a-z]", line)]
+    notebook = nbformat.read(path.with_suffix(".ipynb"), as_version=4)
+    code_lines = [line for cell in notebook.cells if cell.cell_type == "code" for line in cell.source.splitlines()]
+    assert all(line in code_lines for line in commented), path.name
+    assert not [line for line in code_lines if re.match(r"# %[a-z]", line)], path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
