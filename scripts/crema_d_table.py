@@ -1,7 +1,8 @@
-"""README's CREMA-D table: the default predictor on the six CREMA-D clips beside the acted label and the crowd's vote.
+"""The CREMA-D table of docs/predict-and-export.md: the default predictor on the six CREMA-D clips beside the
+acted label and the crowd's vote.
 
-Run: ``python scripts/crema_d_table.py`` (about 15 s); prints the Markdown table that README shows under
-``<!-- crema-d-table -->``. The crowd's vote is CREMA-D's face-only rating (queryType 2 of
+Run: ``python scripts/crema_d_table.py`` (about 15 s); prints the Markdown table that docs/predict-and-export.md
+shows under ``<!-- crema-d-table -->``. The crowd's vote is CREMA-D's face-only rating (queryType 2 of
 ``tabulatedVotes_1001_DFA.csv``: the raters saw the video without sound).
 """
 

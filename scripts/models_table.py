@@ -1,4 +1,4 @@
-"""Print README's model table from the registry: `python scripts/models_table.py`."""
+"""Print the model table of docs/models.md from the registry: `python scripts/models_table.py`."""
 
 from keras_fer.models import get_spec, list_models
 

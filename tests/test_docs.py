@@ -109,20 +109,6 @@ def test_relative_links_lead_to_files_that_exist(page):
     assert not broken, f"{_name(page)}: broken links {broken}"
 
 
-def test_tables_copied_into_readme_match_the_docs():
-    """README's tour repeats the model table (tests/models/test_registry.py checks README's against the registry)
-    and the CREMA-D table (tests/test_inference.py checks README's against a run); the docs copies must match."""
-    import runpy
-
-    models_table = runpy.run_path(str(ROOT / "scripts" / "models_table.py"))["models_table"]
-    assert models_table() in (DOCS / "models.md").read_text(encoding="utf-8")
-
-    def crema_d_table(page):
-        return page.read_text(encoding="utf-8").split("<!-- crema-d-table -->")[1].strip().split("\n\n")[0]
-
-    assert crema_d_table(DOCS / "predict-and-export.md") == crema_d_table(README)
-
-
 def test_docs_site_builds_strictly(tmp_path):
     """``mkdocs build --strict``: every page in the nav, no link to a missing page, file or heading."""
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",

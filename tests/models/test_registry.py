@@ -52,10 +52,10 @@ def test_create_model_rejects_bad_arguments(kwargs, error, message):
 
 
 def test_readme_lists_every_model_with_its_table_row():
-    """README's model table is the registry's (regenerate it with ``python scripts/models_table.py``)."""
+    """docs/models.md's model table is the registry's (regenerate it with ``python scripts/models_table.py``)."""
     import pathlib
     import runpy
 
     root = pathlib.Path(__file__).resolve().parents[2]
     models_table = runpy.run_path(str(root / "scripts" / "models_table.py"))["models_table"]
-    assert models_table() in (root / "README.md").read_text(encoding="utf-8")
+    assert models_table() in (root / "docs" / "models.md").read_text(encoding="utf-8")
