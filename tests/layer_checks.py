@@ -1,4 +1,4 @@
-"""Checks that every attention layer must pass (contract of DESIGN.md)."""
+"""Checks that every attention layer must pass (the layer contract of docs/models.md, "Attention layers")."""
 
 import json
 import subprocess

@@ -24,8 +24,8 @@ Conventions:
 * Results on data without an adapter are left out: AST's own "FER" dataset
   (tables 1-3, 69 private videos).
 
-To cite a number, cite the paper (``keras_fer/models/<paper>.py`` and
-``papers/README.md`` give the full references) with the table in
+To cite a number, cite the paper (``keras_fer/models/<paper>.py`` and the
+documentation's home page, ``docs/index.md``, give the full references) with the table in
 ``source``, e.g. "Chen et al., STCAM, table 2", not keras-fer.
 
 Example:

@@ -23,8 +23,8 @@ class LocalGlobalRelation(keras.layers.Layer):
     (D, units) projection. All clips share q0 and q1.
 
     The paper says only "the pooling operation" for the summary f^'; we use
-    the maximum over the clip's frames (`summary_pooling="max"`) as DESIGN.md
-    records, because it keeps the strongest response of each channel, and offer
+    the maximum over the clip's frames (`summary_pooling="max"`), because it
+    keeps the strongest response of each channel, and offer
     `"mean"`. The paper calls q0 and q1 "the parameter of the FC" and does not
     say whether the FCs have a bias; we give both a bias (`use_bias=True`, as a
     fully-connected layer has by default) because a bias inside the sigmoid of

@@ -121,7 +121,7 @@ class ClipSelfAttention(keras.layers.Layer):
     Gap-filling choices (the paper shows the block only in Fig. 2, "MatMul,
     Scale", and gives no equation after eq. 1):
 
-    * Residual + LayerNorm around the attention (DESIGN.md), as in the
+    * Residual + LayerNorm around the attention, as in the
       Transformer's attention sublayer whose scaled dot product Fig. 2 draws,
       because LRL (eq. 2-3) then still sees each frame's own ResNet feature.
     * An output projection W^O (D, D) (``output_projection=True``), as in

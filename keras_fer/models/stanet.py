@@ -68,7 +68,7 @@ __all__ = [
 
 #: Optical-flow frames per sample ``t``. Sec. 4.1 interpolates every clip to 20 frames and computes flow
 #: between adjacent frames, which gives 19 fields; the paper never states ``t``. We default to 20 flow frames
-#: (DESIGN.md; interpolate to 21 frames with ``sample("stanet", n, num_frames=21)``); ``feature_shape=(19, 128)``
+#: (interpolate to 21 frames with ``sample("stanet", n, num_frames=21)``); ``feature_shape=(19, 128)``
 #: is the other reading.
 NUM_FRAMES = 20
 #: The paper's mask penalty coefficient lambda (sec. 4.1, "Settings").

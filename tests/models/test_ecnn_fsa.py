@@ -83,7 +83,7 @@ def _numpy(x):
 
 def test_models_are_the_paper_rows():
     assert list(SPECS) == list(ROWS)
-    assert {"ecnn_fsa", "ecnn_lstm", "ecnn_score_fusion"} <= set(SPECS)  # DESIGN.md's names
+    assert {"ecnn_fsa", "ecnn_lstm", "ecnn_score_fusion"} <= set(SPECS)  # the public contract's names
     for spec in ecnn_fsa.MODELS:
         assert spec.paper == "ecnn_fsa" and spec.name.startswith("ecnn_")
         assert spec.description and "\n" not in spec.description

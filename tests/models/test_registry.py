@@ -1,10 +1,10 @@
-"""The registry: DESIGN.md's names, descriptions, table rows, and create_model's argument checks."""
+"""The registry: the public contract's names (docs/models.md), descriptions, table rows, create_model's checks."""
 
 import pytest
 
 from keras_fer.models import create_model, get_spec, list_models
 
-DESIGN_NAMES = (
+CONTRACT_NAMES = (
     "ast", "ast_lstm", "ast_gap",
     "stcam", "stcam_baseline", "stcam_cam", "stcam_stam", "stcam_stam_cam", "stcam_nl_gaussian",
     "ecnn_fsa", "ecnn_lstm", "ecnn_score_fusion",
@@ -16,7 +16,7 @@ PAPERS = ("ast", "stcam", "ecnn_fsa", "ceflnet", "stanet")
 
 def test_design_names_are_registered():
     names = list_models()
-    assert set(DESIGN_NAMES) <= set(names)
+    assert set(CONTRACT_NAMES) <= set(names)
     assert len(names) == len(set(names))
 
 
