@@ -4,6 +4,11 @@
 sample into sharded TFRecord files with a manifest; :func:`feature_dataset`
 streams them with per-epoch frame draws, and :func:`frame_dataset` serves the
 face crops themselves for end-to-end training, with the same draws.
+
+The other modules: :mod:`~keras_fer.data.prepared` reads a ``keras-fer prepare``
+folder (settings, crops), :mod:`~keras_fer.data.sources` gives the jobs a data
+set with its fold ids (a cache, a prepared folder or arrays), and
+:mod:`~keras_fer.data.flow` computes STANet's optical-flow clips.
 """
 
 from keras_fer.data.cache import extract, open_cache, write_cache

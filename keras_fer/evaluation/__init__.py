@@ -5,7 +5,9 @@
 the AFEW/DFEW/UCF-101 official splits) and carves validation subjects out of
 training; ``keras_fer.evaluation.metrics`` scores predictions (accuracy/WAR,
 UAR, macro-F1, MEGC composite UF1/UAR, per-class scores, confusion matrices).
-Both are plain NumPy functions of ids and integer class indices.
+Both are plain NumPy functions of ids and integer class indices;
+``keras_fer.evaluation.reported`` holds the papers' own numbers. Running a
+protocol (training on each fold) is a job: :mod:`keras_fer.jobs.training`.
 """
 
 from keras_fer.evaluation import metrics, splits
