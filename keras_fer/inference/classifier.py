@@ -176,8 +176,8 @@ def _rebuilt_stem(preparation, stem_weights, where):
             seed_random_weights(name, None)  # as `keras-fer extract` without --weights did
         else:
             raise ValueError(f"{where}: the training features were extracted by {name} with the weights file of "
-                             f"SHA-256 {file_sha256}; pass that file with --stem-weights (see README, "
-                             "'Pretrained weights: local files only')")
+                             f"SHA-256 {file_sha256}; pass that file with --stem-weights (see "
+                             "docs/feature-cache.md, 'Pretrained weights: local files only')")
     stem, _ = build_stem(name, weights, preparation["input_size"])
     if stem_weights_sha256(stem) != preparation["weights_sha256"]:
         raise ValueError(f"{where}: the {name} weights given (or rebuilt) differ from those that extracted the "
@@ -201,11 +201,11 @@ def load_trained(model_dir, stem_weights=None):
     paths = {name: os.path.join(os.fspath(model_dir), name) for name in (MODEL, TRAIN_JSON)}
     preparation = info.get("preparation")
     if not preparation:
-        raise ValueError(f"{paths['train.json']} records no data preparation (a model trained on in-memory arrays): "
+        raise ValueError(f"{paths[TRAIN_JSON]} records no data preparation (a model trained on in-memory arrays): "
                          "predict cannot know how to turn a video into its input")
     face = preparation["face"]
     if not face or (preparation["input"] == "features" and preparation["stem"] not in _CACHEABLE_STEMS):
-        raise ValueError(f"{paths['train.json']}: its data ({info.get('data')}) was not made by `keras-fer prepare` "
+        raise ValueError(f"{paths[TRAIN_JSON]}: its data ({info.get('data')}) was not made by `keras-fer prepare` "
                          "and `keras-fer extract` (no face settings or a stem keras-fer cannot rebuild), so predict "
                          "cannot turn a video into the model's input")
     model = keras.saving.load_model(paths[MODEL], compile=False)

@@ -30,7 +30,7 @@ Rows train in parallel worker processes (``workers``): the synthetic models
 are small enough that one process keeps only one core busy.
 
 With a real dataset, ``reproduce`` runs the rows on a feature cache that
-``keras-fer prepare``/``extract`` made from the user's copy (see README),
+``keras-fer prepare``/``extract`` made from the user's copy (see docs/training.md, "Real datasets"),
 under the dataset's protocol (:func:`dataset_folds`); rows trained end to
 end are listed as skipped with the command that runs them
 (:func:`end_to_end_reason`).
@@ -136,7 +136,7 @@ SYNTHETIC_PLANS = {
         model_kwargs=dict(num_frames=7, frame_size=32, bn_momentum=0.9),
         note="end to end from scratch at 32x32 (paper: 224, Kinetics pre-training), 1 epoch on the first fold, SGD "
              "0.01 without weight decay: a run of the pipeline, far too short to learn (STCAM's learning check "
-             "trains 30 epochs from the annotated apex, see README)"),
+             "trains 30 epochs from the annotated apex, see docs/models.md)"),
     "ecnn_fsa": SyntheticPlan(
         mode="macro", source="features", sampler="ecnn_fsa", recipe=dict(epochs=20, batch_size=8, learning_rate=0.03),
         quick_epochs=15,
@@ -390,7 +390,7 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
         if dataset not in ADAPTERS:
             raise ValueError(f"`dataset` must be 'synthetic' or one of {sorted(ADAPTERS)}; received {dataset!r}")
         if features is None:
-            raise ValueError("a real dataset needs `features`: the feature cache to read (see README)")
+            raise ValueError("a real dataset needs `features`: the feature cache to read (see docs/training.md, 'Real datasets')")
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()
