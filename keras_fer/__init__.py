@@ -5,9 +5,9 @@ Importing the package registers every custom layer with Keras serialization
 """
 
 from keras_fer import (
-    layers,  # noqa: E402,F401  (registers the layers)
-    models,  # noqa: E402,F401  (registers the paper models' own layers)
-    stems,  # noqa: E402,F401
+    layers,  # registers the layers
+    models,  # registers the paper models' own layers
+    stems,
 )
 from keras_fer.version import __version__
 
