@@ -33,14 +33,14 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from keras_fer.export import TFLiteConversionError, export_onnx, export_saved_model, export_tflite  # noqa: E402
-from keras_fer.models import create_model, end_to_end  # noqa: E402
-from keras_fer.models.common import StemPreprocessing  # noqa: E402
-from keras_fer.stems import fer2013_mini_xception  # noqa: E402
+from keras_fer.export import TFLiteConversionError, export_onnx, export_saved_model, export_tflite
+from keras_fer.models import create_model, end_to_end
+from keras_fer.models.common import StemPreprocessing
+from keras_fer.stems import fer2013_mini_xception
 
 CLASSES = ["anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"]
 #: name -> (create_model arguments, what the settings are)

@@ -22,12 +22,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from data_prep import manifest  # noqa: E402
-from data_prep.faces import MTCNNDetector  # noqa: E402
-from data_prep.prepare import PrepareOptions, prepare_sample  # noqa: E402
+from data_prep import manifest
+from data_prep.faces import MTCNNDetector
+from data_prep.prepare import PrepareOptions, prepare_sample
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "real_faces")
 GROUPS = {

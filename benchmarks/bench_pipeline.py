@@ -48,7 +48,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 NUM_CLASSES = 7
 FEATURE_SHAPE = (7, 7, 512)
@@ -119,7 +119,8 @@ def plain_loader(folder):
     for shard, path in enumerate(info.shard_files):
         with open(path, "rb") as handle:
             data = handle.read()
-        index = json.load(open(cache.shard_path(folder, shard, len(info.shard_files), ".json")))
+        with open(cache.shard_path(folder, shard, len(info.shard_files), ".json")) as handle:
+            index = json.load(handle)
         for entry in index["records"]:
             # A TFRecord record: 8-byte length, 4-byte CRC, the serialized Example, 4-byte CRC.
             example = tf.train.Example.FromString(data[entry["offset"] + 12:entry["offset"] + entry["length"] - 4])

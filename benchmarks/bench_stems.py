@@ -28,14 +28,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import cv2
+import numpy as np
+import tensorflow as tf
 
-from keras_fer import stems  # noqa: E402
-from keras_fer.stems.fer2013 import preprocess_input as fer2013_preprocess  # noqa: E402
-from keras_fer.stems.resnet import preprocess_input as resnet18_preprocess  # noqa: E402
-from keras_fer.stems.vggface import preprocess_input as vggface_preprocess  # noqa: E402
+from keras_fer import stems
+from keras_fer.stems.fer2013 import preprocess_input as fer2013_preprocess
+from keras_fer.stems.resnet import preprocess_input as resnet18_preprocess
+from keras_fer.stems.vggface import preprocess_input as vggface_preprocess
 
 VIDEO = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "real_faces" / "pyfeat" / "single_face.mp4"
 

@@ -1,9 +1,9 @@
 """``keras-fer predict --stream``: per-frame latency and memory over a long stream, side by side in one run.
 
 Run: ``python benchmarks/bench_stream.py [FRAMES]`` (default 600); ``--eager-vs-compiled`` instead times one frame
-through the default's stem and head called eagerly and under ``tf.function`` (why :class:`Classifier` compiles them). The 72 frames of the real webcam clip
-``tests/fixtures/real_faces/pyfeat/single_face.mp4`` (640x360) are replayed in a loop as one stream, pushed one by one
-into :class:`keras_fer.inference.StreamPredictor` in four configurations:
+through the default's stem and head called eagerly and under ``tf.function`` (why :class:`Classifier` compiles them).
+The 72 frames of the real webcam clip ``tests/fixtures/real_faces/pyfeat/single_face.mp4`` (640x360) are replayed in
+a loop as one stream, pushed one by one into :class:`keras_fer.inference.StreamPredictor` in four configurations:
 
 * the default predictor (FER2013 mini-Xception, window of 16, score fusion), MTCNN on every frame, on every
   frame shrunk to 320 px for detection, and on every 5th frame (the box is held in between);

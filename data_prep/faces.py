@@ -45,6 +45,7 @@ import os
 import cv2
 import numpy as np
 
+from data_prep.checks import check_choice, check_int
 from data_prep.video import VideoReader
 
 __all__ = [
@@ -125,9 +126,10 @@ class MTCNNDetector:
 
     def __init__(self, min_confidence=0.9, min_face_size=20, device="CPU:0"):
         if not 0 <= min_confidence <= 1:
-            raise ValueError(f"`min_confidence` must be in [0, 1], got {min_confidence!r}.")
+            raise ValueError(f"`min_confidence` must be in [0, 1]; received min_confidence={min_confidence!r}")
         if not min_face_size >= 12:
-            raise ValueError(f"`min_face_size` must be at least 12 pixels (MTCNN's input), got {min_face_size!r}.")
+            raise ValueError(f"`min_face_size` must be at least 12 pixels (MTCNN's input); "
+                             f"received min_face_size={min_face_size!r}")
         self.min_confidence = min_confidence
         self.min_face_size = min_face_size
         self.device = device
@@ -186,11 +188,11 @@ class HaarDetector:
                 "do not, so pass `cascade_path` to a copy of haarcascade_frontalface_default.xml."
             )
         if not min_face_size >= 1:
-            raise ValueError(f"`min_face_size` must be at least 1 pixel, got {min_face_size!r}.")
+            raise ValueError(f"`min_face_size` must be at least 1 pixel; received min_face_size={min_face_size!r}")
         if not scale_factor > 1:
-            raise ValueError(f"`scale_factor` must be greater than 1, got {scale_factor!r}.")
+            raise ValueError(f"`scale_factor` must be greater than 1; received scale_factor={scale_factor!r}")
         if not min_neighbors >= 0:
-            raise ValueError(f"`min_neighbors` must be >= 0, got {min_neighbors!r}.")
+            raise ValueError(f"`min_neighbors` must be >= 0; received min_neighbors={min_neighbors!r}")
         self.cascade_path = cascade_path
         self.min_face_size = min_face_size
         self.scale_factor = scale_factor
@@ -242,7 +244,8 @@ def get_detector(name):
         return HaarDetector()
     if name == "full_frame":
         return FullFrameDetector()
-    raise ValueError(f"`detector` must be one of {DETECTORS} or an object with a `detect(images)` method, got {name!r}.")
+    raise ValueError(f"`detector` must be one of {DETECTORS} or an object with a `detect(images)` method; "
+                     f"received detector={name!r}")
 
 
 def crop_face(frame, box, size=224, margin=0.25, eyes=None):
@@ -408,23 +411,19 @@ class FaceCropper:
         if isinstance(detector, str):
             detector = get_detector(detector)
         elif not callable(getattr(detector, "detect", None)):
-            raise ValueError(f"`detector` must be one of {DETECTORS} or an object with a `detect(images)` method, "
-                             f"got {detector!r}.")
-        if not (isinstance(detect_every, int) and detect_every >= 1):
-            raise ValueError(f"`detect_every` must be an integer >= 1, got {detect_every!r}.")
-        if not (isinstance(size, int) and size >= 1):
-            raise ValueError(f"`size` must be a positive integer, got {size!r}.")
+            raise ValueError(f"`detector` must be one of {DETECTORS} or an object with a `detect(images)` method; "
+                             f"received detector={detector!r}")
+        detect_every = check_int(detect_every, "detect_every", minimum=1)
+        size = check_int(size, "size", minimum=1)
         if not 0 <= margin <= 2:
-            raise ValueError(f"`margin` must be in [0, 2], got {margin!r}.")
+            raise ValueError(f"`margin` must be in [0, 2]; received margin={margin!r}")
         if align and not getattr(detector, "provides_keypoints", False):
-            raise ValueError(f"`align=True` needs eye keypoints, which the detector {detector!r} does not give "
-                             "(use the MTCNN detector).")
-        if no_face_policy not in NO_FACE_POLICIES:
-            raise ValueError(f"`no_face_policy` must be one of {NO_FACE_POLICIES}, got {no_face_policy!r}.")
-        if not (isinstance(batch_size, int) and batch_size >= 1):
-            raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
-        if detect_max_side is not None and not (isinstance(detect_max_side, int) and detect_max_side >= 32):
-            raise ValueError(f"`detect_max_side` must be None or an integer >= 32, got {detect_max_side!r}.")
+            raise ValueError(f"`detector` must give eye keypoints with align=True (use the MTCNN detector); "
+                             f"received detector={detector!r}")
+        check_choice(no_face_policy, NO_FACE_POLICIES, "no_face_policy")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        if detect_max_side is not None:
+            detect_max_side = check_int(detect_max_side, "detect_max_side", minimum=32)
         self.detector = detector
         self.detect_max_side = detect_max_side
         self.detect_every = detect_every

@@ -24,9 +24,11 @@ Example:
 (32, 32, 2)
 >>> normalize_flow(np.array([[[-30.0, 10.0]]]), bound=20.0).tolist()
 [[[-1.0, 0.5]]]
-"""
+"""  # noqa: E501
 import cv2
 import numpy as np
+
+from data_prep.checks import check_choice
 
 __all__ = ["FLOW_METHODS", "FlowEstimator", "compute_flow", "flow_sequence", "flow_to_rgb", "normalize_flow"]
 
@@ -46,10 +48,12 @@ def _to_gray(frame, name):
     if frame.ndim == 3 and frame.shape[-1] == 1:
         frame = frame[..., 0]
     if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[-1] == 3)) or min(frame.shape[:2]) < 1:
-        raise ValueError(f"`{name}` must have shape (H, W), (H, W, 1) or (H, W, 3), got shape {frame.shape}.")
+        raise ValueError(f"`{name}` must have shape (H, W), (H, W, 1) or (H, W, 3); "
+                         f"received {name}.shape={frame.shape}")
     if frame.dtype != np.uint8:
         if not (np.issubdtype(frame.dtype, np.floating) or np.issubdtype(frame.dtype, np.integer)):
-            raise ValueError(f"`{name}` must be uint8 or a number array in [0, 255], got dtype {frame.dtype}.")
+            raise ValueError(f"`{name}` must be uint8 or a number array in [0, 255]; "
+                             f"received {name}.dtype={frame.dtype}")
         frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
     if frame.ndim == 3:
         frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -83,10 +87,8 @@ class FlowEstimator:
     """
 
     def __init__(self, method="dis", *, dis_preset="medium"):
-        if method not in FLOW_METHODS:
-            raise ValueError(f"`method` must be one of {FLOW_METHODS}, got {method!r}.")
-        if dis_preset not in _DIS_PRESETS:
-            raise ValueError(f"`dis_preset` must be one of {tuple(_DIS_PRESETS)}, got {dis_preset!r}.")
+        check_choice(method, FLOW_METHODS, "method")
+        check_choice(dis_preset, _DIS_PRESETS, "dis_preset")
         self.method = method
         self.dis_preset = dis_preset
         if method == "dis":
@@ -107,11 +109,13 @@ class FlowEstimator:
         """Flow between two (H, W) uint8 grey frames, already converted."""
         if prev_gray.shape != next_gray.shape:
             raise ValueError(
-                f"`prev_frame` and `next_frame` must have the same size, got {prev_gray.shape} and {next_gray.shape}."
+                f"`prev_frame` and `next_frame` must have the same size; received prev_frame of size {prev_gray.shape} "
+                f"and next_frame of size {next_gray.shape}"
             )
         if self.method == "dis" and max(prev_gray.shape) < _DIS_MIN_SIZE:
             raise ValueError(
-                f'method="dis" needs frames at least {_DIS_MIN_SIZE} pixels wide or high, got {prev_gray.shape}.'
+                f'frames must be at least {_DIS_MIN_SIZE} pixels wide or high for method="dis"; '
+                f"received frames of size {prev_gray.shape}"
             )
         if self._estimator is None:
             # OpenCV's documented example parameters: pyramid scale 0.5, 3 levels, window 15,
@@ -187,7 +191,7 @@ def flow_sequence(frames, method="dis", *, dis_preset="medium"):
 
 def _check_bound(bound):
     if isinstance(bound, bool) or not isinstance(bound, (int, float, np.integer, np.floating)) or not bound > 0:
-        raise ValueError(f"`bound` must be a positive number of pixels, got {bound!r}.")
+        raise ValueError(f"`bound` must be a positive number of pixels; received bound={bound!r}")
     return float(bound)
 
 
@@ -220,8 +224,7 @@ def normalize_flow(flow, bound=20.0, output="float"):
     [0, 64, 128, 191, 255]
     """
     bound = _check_bound(bound)
-    if output not in _NORMALIZED_OUTPUTS:
-        raise ValueError(f"`output` must be one of {_NORMALIZED_OUTPUTS}, got {output!r}.")
+    check_choice(output, _NORMALIZED_OUTPUTS, "output")
     clipped = np.clip(np.asarray(flow, dtype=np.float32), -bound, bound)
     if output == "float":
         return clipped / np.float32(bound)
@@ -254,7 +257,7 @@ def flow_to_rgb(flow, bound=None):
     """
     flow = np.asarray(flow, dtype=np.float32)
     if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise ValueError(f"`flow` must have shape (H, W, 2), got shape {flow.shape}.")
+        raise ValueError(f"`flow` must have shape (H, W, 2); received flow.shape={flow.shape}")
     magnitude, angle = cv2.cartToPolar(flow[..., 0], flow[..., 1], angleInDegrees=True)  # (H, W) each
     if bound is None:
         largest = float(magnitude.max()) if magnitude.size else 0.0

@@ -25,11 +25,13 @@ Example:
 >>> square = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]])
 >>> [round(float(d), 3) for d in pairwise_distances(square, normalize=None)]
 [2.0, 2.828, 2.0, 2.0, 2.828, 2.0]
-"""
+"""  # noqa: E501
 import importlib.util
 import os
 
 import numpy as np
+
+from data_prep.checks import check_choice, check_int
 
 __all__ = [
     "Dlib68Provider",
@@ -51,7 +53,8 @@ def _check_frame(frame, index):
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
         raise ValueError(
-            f"`frames[{index}]` must be an (H, W, 3) uint8 RGB image, got shape {frame.shape} and dtype {frame.dtype}."
+            f"`frames[{index}]` must be an (H, W, 3) uint8 RGB image; received frames[{index}].shape={frame.shape}, "
+            f"frames[{index}].dtype={frame.dtype}"
         )
     return np.ascontiguousarray(frame)
 
@@ -110,8 +113,7 @@ class Dlib68Provider:
     eye_indices = (tuple(range(36, 42)), tuple(range(42, 48)))
 
     def __init__(self, predictor_path=None, *, upsample=0):
-        if isinstance(upsample, bool) or not isinstance(upsample, (int, np.integer)) or upsample < 0:
-            raise ValueError(f"`upsample` must be an integer >= 0, got {upsample!r}.")
+        upsample = check_int(upsample, "upsample", minimum=0)
         try:
             import dlib
         except ImportError as error:
@@ -183,9 +185,9 @@ class MTCNN5Provider:
         if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) or not (
             0.0 <= min_confidence <= 1.0
         ):
-            raise ValueError(f"`min_confidence` must be a number in [0, 1], got {min_confidence!r}.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+            raise ValueError(f"`min_confidence` must be a number in [0, 1]; "
+                             f"received min_confidence={min_confidence!r}")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         try:
             from mtcnn import MTCNN
         except ImportError as error:
@@ -273,9 +275,8 @@ def pairwise_distances(points, normalize="face_size", *, eye_indices=None):
     """
     points = np.asarray(points, dtype=np.float64)
     if points.ndim < 2 or points.shape[-1] != 2 or points.shape[-2] < 2:
-        raise ValueError(f"`points` must have shape (..., n, 2) with n >= 2, got shape {points.shape}.")
-    if normalize not in _NORMALIZERS:
-        raise ValueError(f"`normalize` must be one of {_NORMALIZERS}, got {normalize!r}.")
+        raise ValueError(f"`points` must have shape (..., n, 2) with n >= 2; received points.shape={points.shape}")
+    check_choice(normalize, _NORMALIZERS, "normalize")
     num_points = points.shape[-2]
     first, second = np.triu_indices(num_points, k=1)
     distances = np.linalg.norm(points[..., first, :] - points[..., second, :], axis=-1)  # (..., n(n-1)/2)
@@ -298,11 +299,12 @@ def _inter_ocular_distance(points, eye_indices):
         left, right = (np.asarray(indices, dtype=np.int64).reshape(-1) for indices in eye_indices)
     except (TypeError, ValueError) as error:
         raise ValueError(
-            f'`eye_indices` must be two sequences of point indices for normalize="inter_ocular", got {eye_indices!r}.'
+            f'`eye_indices` must be two sequences of point indices for normalize="inter_ocular"; '
+            f"received eye_indices={eye_indices!r}"
         ) from error
     both = np.concatenate([left, right])
     if left.size == 0 or right.size == 0 or both.min() < 0 or both.max() >= num_points:
-        raise ValueError(f"`eye_indices` must index the {num_points} points, got {eye_indices!r}.")
+        raise ValueError(f"`eye_indices` must index the {num_points} points; received eye_indices={eye_indices!r}")
     left_centre = points[..., left, :].mean(axis=-2)  # (..., 2)
     right_centre = points[..., right, :].mean(axis=-2)  # (..., 2)
     return np.linalg.norm(left_centre - right_centre, axis=-1)
@@ -359,20 +361,19 @@ def landmark_features(frames, provider="dlib68", *, normalize="face_size", missi
     >>> features.shape  # doctest: +SKIP
     (T, 10)
     """
-    if missing not in _MISSING_POLICIES:
-        raise ValueError(f"`missing` must be one of {_MISSING_POLICIES}, got {missing!r}.")
-    if normalize not in _NORMALIZERS:
-        raise ValueError(f"`normalize` must be one of {_NORMALIZERS}, got {normalize!r}.")
+    check_choice(missing, _MISSING_POLICIES, "missing")
+    check_choice(normalize, _NORMALIZERS, "normalize")
     if isinstance(provider, str):
         if provider not in LANDMARK_PROVIDERS:
-            raise ValueError(f"`provider` must be one of {sorted(LANDMARK_PROVIDERS)} or a provider, got {provider!r}.")
+            raise ValueError(f"`provider` must be one of {sorted(LANDMARK_PROVIDERS)} or a provider; "
+                             f"received provider={provider!r}")
         provider = LANDMARK_PROVIDERS[provider]()
     elif not callable(getattr(provider, "locate", None)):
-        raise ValueError(f"`provider` must be a name or have a locate(frames) method, got {provider!r}.")
+        raise ValueError(f"`provider` must be a name or have a locate(frames) method; received provider={provider!r}")
     points = np.asarray(provider.locate(frames), dtype=np.float64)  # (T, n, 2)
     if points.ndim != 3 or points.shape[1:] != (provider.num_points, 2):
         raise ValueError(
-            f"`provider.locate` must return shape (T, {provider.num_points}, 2), got shape {points.shape}."
+            f"`provider.locate` must return shape (T, {provider.num_points}, 2); received shape {points.shape}"
         )
     points = _fill_missing(points, missing)
     return pairwise_distances(points, normalize, eye_indices=provider.eye_indices)

@@ -52,6 +52,7 @@ import cv2
 from tqdm.auto import tqdm
 
 from data_prep import faces, files, manifest, video
+from data_prep.checks import check_choice, check_int
 
 __all__ = ["PrepareOptions", "PrepareResult", "collect_samples", "dataset_samples", "prepare", "prepare_sample"]
 
@@ -73,7 +74,7 @@ def _superset_function(sampler):
             f"available yet ({error})."
         ) from error
     if sampler not in papers:
-        raise ValueError(f"`sampler` must be one of {papers} or None, got {sampler!r}.")
+        raise ValueError(f"`sampler` must be one of {papers} or None; received sampler={sampler!r}")
     return superset
 
 
@@ -88,7 +89,8 @@ def _check_sampler_options(sampler, sampler_options):
             raise ValueError(
                 f"`sampler_options`: the {sampler!r} sampler has no option {key!r}; its options are {known}.")
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError(f"`sampler_options`: {key!r} must be an int, float or str, got {value!r}.")
+            raise ValueError(f"`sampler_options[{key!r}]` must be an int, float or str; "
+                             f"received sampler_options[{key!r}]={value!r}")
     try:
         sampling.superset(sampler, _OPTION_CHECK_FRAMES, **sampler_options)
     except ValueError as error:
@@ -136,19 +138,20 @@ class PrepareOptions:
     detect_max_side: int | None = None
 
     def __post_init__(self):
-        if self.detector not in faces.DETECTORS:
-            raise ValueError(f"`detector` must be one of {faces.DETECTORS}, got {self.detector!r}.")
+        check_choice(self.detector, faces.DETECTORS, "detector")
         if self.align and self.detector != "mtcnn":
-            raise ValueError(f"`align=True` needs eye keypoints, which only MTCNN gives; got detector {self.detector!r}.")
-        if not (isinstance(self.jpeg_quality, int) and 1 <= self.jpeg_quality <= 100):
-            raise ValueError(f"`jpeg_quality` must be an integer in [1, 100], got {self.jpeg_quality!r}.")
+            raise ValueError(f"`detector` must be 'mtcnn' with align=True (it needs eye keypoints, which only MTCNN "
+                             f"gives); received detector={self.detector!r}")
+        object.__setattr__(self, "jpeg_quality", check_int(self.jpeg_quality, "jpeg_quality", 1, 100))
         # A copy with sorted keys, so that prepare.json is stable and the caller's dict can change freely.
         sampler_options = {} if self.sampler_options is None else self.sampler_options
         if not isinstance(sampler_options, dict):
-            raise ValueError(f"`sampler_options` must be a dict or None, got {sampler_options!r}.")
+            raise ValueError(f"`sampler_options` must be a dict or None; "
+                             f"received sampler_options={sampler_options!r}")
         object.__setattr__(self, "sampler_options", dict(sorted(sampler_options.items())))
         if self.sampler is None and self.sampler_options:
-            raise ValueError(f"`sampler_options` {self.sampler_options} are given without a `sampler`.")
+            raise ValueError(f"`sampler_options` must be empty without a `sampler`; "
+                             f"received sampler_options={self.sampler_options!r}")
         if self.sampler is not None:
             _superset_function(self.sampler)
             _check_sampler_options(self.sampler, self.sampler_options)
@@ -275,9 +278,9 @@ def dataset_samples(name, root):
             if entry.endswith(".py") and not entry.startswith("_")
         ) if os.path.isdir(folder) else []
         raise ValueError(
-            f"`dataset` {name!r} has no adapter (data_prep.datasets.{name} with build_manifest); available: "
-            f"{known or 'none yet (the dataset adapters are not written yet)'}. Prepare a folder of videos or a "
-            "manifest CSV with --input instead."
+            f"`dataset` must name a dataset adapter (data_prep.datasets.NAME with build_manifest), one of "
+            f"{known or 'none yet (the dataset adapters are not written yet)'}, or prepare a folder of videos or a "
+            f"manifest CSV with --input instead; received dataset={name!r}"
         ) from None
     return build(root)
 
@@ -292,7 +295,8 @@ def _frame_rows(track):
     for index, status, box in zip(track.frame_indices, track.statuses, track.boxes):
         row = {"frame_index": int(index), "status": status}
         if status != "dropped":
-            row.update(file=f"{int(index):06d}.jpg", **{key: f"{value:.2f}" for key, value in zip(("x0", "y0", "x1", "y1"), box)})
+            corners = {key: f"{value:.2f}" for key, value in zip(("x0", "y0", "x1", "y1"), box)}
+            row.update(file=f"{int(index):06d}.jpg", **corners)
         rows.append(row)
     return rows
 
@@ -353,7 +357,7 @@ def _prepare_or_fail(job):
     sample, out_dir, options = job
     try:
         return "done", prepare_sample(sample, out_dir, options)
-    except Exception as error:  # noqa: BLE001  (one bad video must not end a batch of thousands)
+    except Exception as error:  # one bad video must not end a batch of thousands
         reason = str(error)
         if reason.startswith(f"{sample['path']}: "):  # the file column names it already
             reason = reason[len(sample["path"]) + 2:]
@@ -433,8 +437,7 @@ def prepare(input_path, out_dir, options=None, workers=1, progress=True, samples
         :class:`PrepareResult`.
     """
     options = options or PrepareOptions()
-    if not (isinstance(workers, int) and workers >= 1):
-        raise ValueError(f"`workers` must be an integer >= 1, got {workers!r}.")
+    workers = check_int(workers, "workers", minimum=1)
     samples = collect_samples(input_path) if samples is None else list(samples)
     for sample in samples:
         manifest.check_sample_id(sample["id"], "sample list")

@@ -33,6 +33,8 @@ import numbers
 
 import numpy as np
 
+from data_prep.checks import check_choice, check_int
+
 __all__ = [
     "SAMPLERS",
     "interpolate_frames",
@@ -46,16 +48,9 @@ __all__ = [
 ]
 
 
-def _check_count(name, value, minimum):
-    """Return ``value`` as an int, or raise ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _check_training(training):
     if not isinstance(training, bool):
-        raise ValueError(f"`training` must be True or False, got {training!r}.")
+        raise ValueError(f"`training` must be True or False; received training={training!r}")
 
 
 # --------------------------------------------------------------------------- AST
@@ -108,10 +103,10 @@ def sample_ast(n_frames, *, num_frames=20, stride=None, training=False, seed=Non
     >>> sample_ast(100).tolist()[:4]
     [2, 7, 12, 17]
     """
-    n_frames = _check_count("n_frames", n_frames, 1)
-    num_frames = _check_count("num_frames", num_frames, 1)
+    n_frames = check_int(n_frames, "n_frames", minimum=1)
+    num_frames = check_int(num_frames, "num_frames", minimum=1)
     if stride is not None:
-        stride = _check_count("stride", stride, 1)
+        stride = check_int(stride, "stride", minimum=1)
     _check_training(training)
     step = _ast_stride(n_frames, num_frames, stride)
     span = (num_frames - 1) * step + 1
@@ -150,8 +145,8 @@ def _stcam_peak(n_frames, peak):
     elif isinstance(peak, numbers.Integral) and not isinstance(peak, bool):
         if 0 <= peak < n_frames:
             return int(peak)
-        raise ValueError(f"`peak` must be a frame index in [0, {n_frames - 1}], got {peak!r}.")
-    raise ValueError(f'`peak` must be "last", "middle" or a frame index, got {peak!r}.')
+        raise ValueError(f"`peak` must be a frame index in [0, {n_frames - 1}]; received peak={peak!r}")
+    raise ValueError(f'`peak` must be "last", "middle" or a frame index; received peak={peak!r}')
 
 
 def _stcam_positions(n_frames, peak, jitter):
@@ -174,7 +169,7 @@ def _stcam_positions(n_frames, peak, jitter):
 
 def _check_jitter(jitter):
     if isinstance(jitter, bool) or not isinstance(jitter, numbers.Real) or not 0.0 <= jitter <= 0.5:
-        raise ValueError(f"`jitter` must be a number in [0, 0.5], got {jitter!r}.")
+        raise ValueError(f"`jitter` must be a number in [0, 0.5]; received jitter={jitter!r}")
     return float(jitter)
 
 
@@ -220,7 +215,7 @@ def sample_stcam(n_frames, *, peak="last", jitter=0.5, training=False, seed=None
     >>> sample_stcam(25, peak="middle").tolist()
     [0, 2, 4, 6, 8, 10, 12]
     """
-    n_frames = _check_count("n_frames", n_frames, 1)
+    n_frames = check_int(n_frames, "n_frames", minimum=1)
     jitter = _check_jitter(jitter)
     _check_training(training)
     nominal, spacing, centre, low, high = _stcam_positions(n_frames, peak, jitter)
@@ -275,8 +270,8 @@ def sample_ecnn_fsa(n_frames, *, num_segments=5, training=False, seed=None):
     >>> sample_ecnn_fsa(23).tolist()
     [2, 6, 11, 16, 20]
     """
-    n_frames = _check_count("n_frames", n_frames, 1)
-    num_segments = _check_count("num_segments", num_segments, 1)
+    n_frames = check_int(n_frames, "n_frames", minimum=1)
+    num_segments = check_int(num_segments, "num_segments", minimum=1)
     _check_training(training)
     segments = np.arange(num_segments, dtype=np.int64)
     if not training:
@@ -301,24 +296,25 @@ _CEFLNET_LONG_VIDEOS = ("clip", "resample")
 def _ceflnet_geometry(num_clips, clip_length, clip_overlap, frames_per_clip, start_range, kept_frames,
                       long_videos):
     """Validate CEFLNet's options; return the number of consecutive frames the clips cover."""
-    num_clips = _check_count("num_clips", num_clips, 1)
-    clip_length = _check_count("clip_length", clip_length, 1)
-    clip_overlap = _check_count("clip_overlap", clip_overlap, 0)
-    frames_per_clip = _check_count("frames_per_clip", frames_per_clip, 1)
-    start_range = _check_count("start_range", start_range, 1)
-    kept_frames = _check_count("kept_frames", kept_frames, 1)
+    num_clips = check_int(num_clips, "num_clips", minimum=1)
+    clip_length = check_int(clip_length, "clip_length", minimum=1)
+    clip_overlap = check_int(clip_overlap, "clip_overlap", minimum=0)
+    frames_per_clip = check_int(frames_per_clip, "frames_per_clip", minimum=1)
+    start_range = check_int(start_range, "start_range", minimum=1)
+    kept_frames = check_int(kept_frames, "kept_frames", minimum=1)
     if clip_overlap >= clip_length:
-        raise ValueError(f"`clip_overlap` must be smaller than `clip_length` ({clip_length}), got {clip_overlap}.")
+        raise ValueError(f"`clip_overlap` must be smaller than `clip_length` ({clip_length}); "
+                         f"received clip_overlap={clip_overlap!r}")
     if frames_per_clip > clip_length:
-        raise ValueError(f"`frames_per_clip` must be <= `clip_length` ({clip_length}), got {frames_per_clip}.")
+        raise ValueError(f"`frames_per_clip` must be <= `clip_length` ({clip_length}); "
+                         f"received frames_per_clip={frames_per_clip!r}")
     covered = num_clips * (clip_length - clip_overlap) + clip_overlap
     if start_range - 1 + covered > kept_frames:
         raise ValueError(
-            f"`kept_frames` must hold the last start plus the clips ({start_range - 1} + {covered}), "
-            f"got {kept_frames}."
+            f"`kept_frames` must hold the last start plus the clips ({start_range - 1} + {covered}); "
+            f"received kept_frames={kept_frames!r}"
         )
-    if long_videos not in _CEFLNET_LONG_VIDEOS:
-        raise ValueError(f"`long_videos` must be one of {_CEFLNET_LONG_VIDEOS}, got {long_videos!r}.")
+    check_choice(long_videos, _CEFLNET_LONG_VIDEOS, "long_videos")
     return covered
 
 
@@ -380,7 +376,7 @@ def sample_ceflnet(n_frames, *, num_clips=7, clip_length=15, clip_overlap=5, fra
     >>> sample_ceflnet(200)[0].tolist()
     [15.0, 18.0, 21.0, 24.0, 27.0]
     """
-    n_frames = _check_count("n_frames", n_frames, 1)
+    n_frames = check_int(n_frames, "n_frames", minimum=1)
     _ceflnet_geometry(num_clips, clip_length, clip_overlap, frames_per_clip, start_range, kept_frames, long_videos)
     _check_training(training)
     window_starts = (clip_length - clip_overlap) * np.arange(num_clips, dtype=np.int64)
@@ -436,8 +432,8 @@ def sample_stanet(n_frames, *, num_frames=20, training=False, seed=None):
     >>> sample_stanet(39).tolist()[:3]
     [0.0, 2.0, 4.0]
     """
-    n_frames = _check_count("n_frames", n_frames, 1)
-    num_frames = _check_count("num_frames", num_frames, 1)
+    n_frames = check_int(n_frames, "n_frames", minimum=1)
+    num_frames = check_int(num_frames, "num_frames", minimum=1)
     _check_training(training)
     del seed  # The paper's interpolation is deterministic.
     if num_frames == 1:
@@ -469,8 +465,7 @@ _SUPERSETS = {
 
 
 def _check_paper(paper):
-    if paper not in SAMPLERS:
-        raise ValueError(f"`paper` must be one of {sorted(SAMPLERS)}, got {paper!r}.")
+    check_choice(paper, sorted(SAMPLERS), "paper")
 
 
 def sample(paper, n_frames, *, training=False, seed=None, **options):
@@ -571,26 +566,27 @@ def interpolate_frames(frames, positions, *, frame_indices=None):
     """
     frames = np.asarray(frames)
     if frames.ndim < 1 or frames.shape[0] < 1:
-        raise ValueError(f"`frames` must have shape (N, ...) with N >= 1, got shape {frames.shape}.")
+        raise ValueError(f"`frames` must have shape (N, ...) with N >= 1; received frames.shape={frames.shape}")
     positions = np.asarray(positions)
     if positions.dtype == bool or not (
         np.issubdtype(positions.dtype, np.integer) or np.issubdtype(positions.dtype, np.floating)
     ):
-        raise ValueError(f"`positions` must be an int or float array, got dtype {positions.dtype}.")
+        raise ValueError(f"`positions` must be an int or float array; received positions.dtype={positions.dtype}")
     if frame_indices is None:
         available = np.arange(frames.shape[0])
     else:
         available = np.asarray(frame_indices)
         if available.shape != (frames.shape[0],) or not np.issubdtype(available.dtype, np.integer):
             raise ValueError(
-                f"`frame_indices` must be {frames.shape[0]} integers, one per frame, got {frame_indices!r}."
+                f"`frame_indices` must be {frames.shape[0]} integers, one per frame; "
+                f"received frame_indices={frame_indices!r}"
             )
         if np.any(np.diff(available) <= 0):
-            raise ValueError(f"`frame_indices` must be sorted and unique, got {frame_indices!r}.")
+            raise ValueError(f"`frame_indices` must be sorted and unique; received frame_indices={frame_indices!r}")
     if not np.all(np.isfinite(positions)) or np.any(positions < available[0]) or np.any(positions > available[-1]):
         raise ValueError(
-            f"`positions` must lie in [{available[0]}, {available[-1]}], got values from "
-            f"{np.min(positions)} to {np.max(positions)}."
+            f"`positions` must lie in [{available[0]}, {available[-1]}]; received positions from "
+            f"{np.min(positions)} to {np.max(positions)}"
         )
     lower = np.floor(positions).astype(np.int64)
     upper = np.ceil(positions).astype(np.int64)

@@ -66,6 +66,7 @@ import cv2
 import numpy as np
 
 from data_prep import files, manifest
+from data_prep.checks import check_choice, check_int
 
 __all__ = [
     "ACTION_UNITS",
@@ -258,14 +259,15 @@ def expression_program(mode, class_index, n_frames, rng, settings=None):
     """
     settings = MODES[mode] if settings is None else settings
     if not 0 <= class_index < len(settings.classes):
-        raise ValueError(f"`class_index` must be in [0, {len(settings.classes)}) for mode {mode!r}, "
-                         f"got {class_index!r}.")
+        raise ValueError(f"`class_index` must be in [0, {len(settings.classes)}) for mode {mode!r}; "
+                         f"received class_index={class_index!r}")
     peak = rng.uniform(*settings.peak)
     if mode == "order":
         length = _length(rng, settings, n_frames)
         gap = int(rng.integers(0, max(1, n_frames // 10) + 1))
         if 2 * length + gap > n_frames:
-            raise ValueError(f"`n_frames` {n_frames} is too short for two {length}-frame movements in mode 'order'.")
+            raise ValueError(f"`n_frames` must be long enough for two {length}-frame movements in mode 'order'; "
+                             f"received n_frames={n_frames!r}")
         first = _window(rng, n_frames, length, settings.hold, latest=n_frames - 2 * length - gap)
         second = tuple(value + length + gap for value in first)
         order = ("brow", "mouth") if class_index == 0 else ("mouth", "brow")
@@ -372,9 +374,9 @@ def _frame_shape(size):
     elif isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(v, (int, np.integer)) for v in size):
         height, width = (int(v) for v in size)
     else:
-        raise ValueError(f"`size` must be an integer or a (height, width) pair of integers, got {size!r}.")
+        raise ValueError(f"`size` must be an integer or a (height, width) pair of integers; received size={size!r}")
     if min(height, width) < 16:
-        raise ValueError(f"`size` must be at least 16 pixels on each side, got {size!r}.")
+        raise ValueError(f"`size` must be at least 16 pixels on each side; received size={size!r}")
     return height, width
 
 
@@ -406,16 +408,17 @@ def render_video(identity, units, size=112, blink=None, head_pose=None, flicker=
     height, width = _frame_shape(size)
     units = np.asarray(units, dtype=np.float64)
     if units.ndim != 2 or units.shape[1] != len(ACTION_UNITS):
-        raise ValueError(f"`units` must have shape (T, {len(ACTION_UNITS)}), got {units.shape}.")
+        raise ValueError(f"`units` must have shape (T, {len(ACTION_UNITS)}); received units.shape={units.shape}")
     n_frames = units.shape[0]
     blink = np.zeros(n_frames) if blink is None else np.asarray(blink, dtype=np.float64)
     head_pose = np.zeros((n_frames, 3)) if head_pose is None else np.asarray(head_pose, dtype=np.float64)
     flicker = np.ones(n_frames) if flicker is None else np.asarray(flicker, dtype=np.float64)
     if blink.shape != (n_frames,) or head_pose.shape != (n_frames, 3) or flicker.shape != (n_frames,):
         raise ValueError(f"`blink`, `head_pose`, `flicker` must have shapes ({n_frames},), ({n_frames}, 3), "
-                         f"({n_frames},); got {blink.shape}, {head_pose.shape}, {flicker.shape}.")
+                         f"({n_frames},); received blink.shape={blink.shape}, head_pose.shape={head_pose.shape}, "
+                         f"flicker.shape={flicker.shape}")
     if noise_std < 0:
-        raise ValueError(f"`noise_std` must be >= 0, got {noise_std!r}.")
+        raise ValueError(f"`noise_std` must be >= 0; received noise_std={noise_std!r}")
     moved = np.asarray(identity.resting)[None, :] + identity.expressiveness * units  # (T, 4)
     frames = np.empty((n_frames, height, width, 3), dtype=np.uint8)
     for index in range(n_frames):
@@ -476,15 +479,14 @@ def generate_dataset(out_dir, mode="macro", n_subjects=10, videos_per_class=3, s
         The manifest rows (dicts over ``SOURCE_COLUMNS``; paths relative to
         ``out_dir``), subject by subject, class by class.
     """
-    if mode not in MODES:
-        raise ValueError(f"`mode` must be one of {sorted(MODES)}, got {mode!r}.")
+    check_choice(mode, sorted(MODES), "mode")
     settings = MODES[mode] if settings is None else settings
     if not isinstance(settings, ModeSettings):
-        raise ValueError(f"`settings` must be None or a ModeSettings, got {settings!r}.")
-    for name, value, low in (("n_subjects", n_subjects, 1), ("videos_per_class", videos_per_class, 1),
-                             ("n_frames", n_frames, 16), ("seed", seed, 0)):
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
-            raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
+        raise ValueError(f"`settings` must be None or a ModeSettings; received settings={settings!r}")
+    n_subjects = check_int(n_subjects, "n_subjects", minimum=1)
+    videos_per_class = check_int(videos_per_class, "videos_per_class", minimum=1)
+    n_frames = check_int(n_frames, "n_frames", minimum=16)
+    seed = check_int(seed, "seed", minimum=0)
     _frame_shape(size)
     out_dir = os.fspath(out_dir)
     videos = os.path.join(out_dir, "videos")

@@ -219,9 +219,10 @@ class VideoReader:
     def __init__(self, path, fps=None, max_missing_fraction=0.1):
         path = os.fspath(path)
         if fps is not None and not fps > 0:
-            raise ValueError(f"`fps` must be positive or None, got {fps!r}.")
+            raise ValueError(f"`fps` must be positive or None; received fps={fps!r}")
         if not 0 <= max_missing_fraction < 1:
-            raise ValueError(f"`max_missing_fraction` must be in [0, 1), got {max_missing_fraction!r}.")
+            raise ValueError(f"`max_missing_fraction` must be in [0, 1); "
+                             f"received max_missing_fraction={max_missing_fraction!r}")
         self.path = path
         self.fps = fps
         self.max_missing_fraction = max_missing_fraction
@@ -297,7 +298,7 @@ class VideoReader:
                 video that stops decoding before a requested frame.
         """
         if seek not in ("auto", True, False):
-            raise ValueError(f"`seek` must be 'auto', True or False, got {seek!r}.")
+            raise ValueError(f"`seek` must be 'auto', True or False; received seek={seek!r}")
         wanted = self._check_indices(indices)
         if self.info.is_frame_folder:
             yield from self._iter_folder(wanted)

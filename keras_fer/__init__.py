@@ -22,9 +22,9 @@ Below them all, the top-level package :mod:`data_prep` prepares videos and never
 """
 
 from keras_fer import (
-    layers,  # noqa: E402,F401  (registers the layers)
-    models,  # noqa: E402,F401  (registers the paper models' own layers)
-    stems,  # noqa: E402,F401
+    layers,  # registers the layers
+    models,  # registers the paper models' own layers
+    stems,
 )
 from keras_fer.version import __version__
 

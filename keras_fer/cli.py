@@ -44,7 +44,7 @@ def _key_values(pairs, flag):
     for pair in pairs or ():
         key, separator, value = pair.partition("=")
         if not separator or not key:
-            raise ValueError(f"{flag} must be KEY=VALUE, got {pair!r}")
+            raise ValueError(f"`{flag}` must be KEY=VALUE; received {flag} {pair!r}")
         if key in values:
             raise ValueError(f"{flag} {key!r} is given twice")
         values[key] = tuple(_option_value(v) for v in value.split(",") if v) if "," in value else _option_value(value)

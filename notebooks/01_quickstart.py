@@ -28,8 +28,8 @@ from keras_fer import viz
 from keras_fer.data import cache
 from keras_fer.data.sources import open_source
 from keras_fer.evaluation import splits
-from keras_fer.jobs import training
 from keras_fer.inference import default_classifier, predict_video
+from keras_fer.jobs import training
 from keras_fer.training import get_recipe
 from keras_fer.training.train import read_history
 

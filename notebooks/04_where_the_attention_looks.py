@@ -28,8 +28,13 @@ from data_prep.flow import flow_sequence, flow_to_rgb, normalize_flow
 from data_prep.sampling import interpolate_frames, sample
 from keras_fer.models import attention_model, create_model, temporal_attention_model
 from keras_fer.models.ceflnet import most_emotional_clip
-from keras_fer.viz import (attention_overlay_figure, embedding_figure, spatial_maps, temporal_weights_figure,
-                           video_embeddings)
+from keras_fer.viz import (
+    attention_overlay_figure,
+    embedding_figure,
+    spatial_maps,
+    temporal_weights_figure,
+    video_embeddings,
+)
 
 keras.utils.set_random_seed(0)  # the same random weights every run
 CLIP = "tests/fixtures/real_faces/crema-d/1001_DFA_HAP_XX.flv"

@@ -24,9 +24,9 @@ from data_prep.synthetic import generate_dataset
 from keras_fer import viz
 from keras_fer.data import cache
 from keras_fer.data.sources import open_source
-from keras_fer.jobs import training
 from keras_fer.export import export_onnx, export_tflite, export_trained, load_metadata
 from keras_fer.inference import load_trained
+from keras_fer.jobs import training
 from keras_fer.training import get_recipe
 
 # %% [markdown]
@@ -45,7 +45,8 @@ source = open_source("features", sampler="ast", sampler_options={"num_frames": 8
 recipe = get_recipe("ast", epochs=5, batch_size=4)
 model = training.train_model(source, "ast", out_dir="runs/ast", recipe=recipe, validation_size=1, verbose=0,
                              tensorboard=False)
-print(json.load(open("runs/ast/train.json"))["preparation"])
+with open("runs/ast/train.json", encoding="utf-8") as handle:
+    print(json.load(handle)["preparation"])
 
 # %% [markdown]
 # ## 2. Export in TF Serving's layout (`keras-fer export --model runs/ast --out exports`)

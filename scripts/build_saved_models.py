@@ -4,9 +4,10 @@ Run: ``python scripts/build_saved_models.py [OUT]`` (default ``saved_models``; a
 Each paper's model is trained as ``keras-fer reproduce`` trains its row (:data:`SYNTHETIC_PLANS`: the same
 synthetic data, stand-in FER2013 stem, sampler, recipe and sizes) by :func:`keras_fer.jobs.training.train_model`
 on every synthetic subject but one, which selects the epoch, then exported with
-:func:`keras_fer.export.export_trained` (as ``keras-fer export``) to ``OUT/<paper>/1/``. ``OUT/models.json`` records, per model, what it
-was trained on, the selected epoch and its validation accuracy. The models are for trying the tooling (serving,
-predict, notebooks), not for real faces: synthetic cartoon faces, 6 or 3 classes, minutes of CPU training.
+:func:`keras_fer.export.export_trained` (as ``keras-fer export``) to ``OUT/<paper>/1/``. ``OUT/models.json`` records,
+per model, what it was trained on, the selected epoch and its validation accuracy. The models are for trying the
+tooling (serving, predict, notebooks), not for real faces: synthetic cartoon faces, 6 or 3 classes, minutes of CPU
+training.
 """
 
 import json
@@ -53,10 +54,10 @@ def build(paper, root, out):
     history = info["history"]
     accuracy_key = next(key for key in history if key.startswith("val_") and key.endswith("categorical_accuracy"))
     accuracy = round(history[accuracy_key][info["best_epoch"] - 1], 4)
-    return {"paper": paper, "model": info["model"], "path": os.path.relpath(path, out), "classes": list(source.class_names),
-            "trained_on": trained_on, "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"],
-            "validation_accuracy": accuracy, "n_validation": len(info["validation_ids"]),
-            "n_train": len(source.rows) - len(info["validation_ids"])}
+    return {"paper": paper, "model": info["model"], "path": os.path.relpath(path, out),
+            "classes": list(source.class_names), "trained_on": trained_on, "epochs_run": info["epochs_run"],
+            "best_epoch": info["best_epoch"], "validation_accuracy": accuracy,
+            "n_validation": len(info["validation_ids"]), "n_train": len(source.rows) - len(info["validation_ids"])}
 
 
 def main(out="saved_models"):

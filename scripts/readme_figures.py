@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import build_saved_models  # noqa: E402
+import build_saved_models
 
-from data_prep import faces, flow, sampling, video  # noqa: E402
-from keras_fer import inference, viz  # noqa: E402
-from keras_fer.models import attention_model  # noqa: E402
+from data_prep import faces, flow, sampling, video
+from keras_fer import inference, viz
+from keras_fer.models import attention_model
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIP = os.path.join(REPOSITORY, "tests", "fixtures", "real_faces", "crema-d", "1001_DFA_HAP_XX.flv")

@@ -3,10 +3,11 @@
 STCAM (Chen et al.) trains its 3D-Inception-ResNet end to end after pre-training it on Kinetics (section
 4.2); neither the Kinetics weights nor a CPU budget for that pre-training exist here. From scratch, with the
 defaults and ``--face-crop``, the full model reached 0.68, 0.65 and 0.81 held out at epoch 30 (seeds 0-2, chance
-0.17) in about 5 CPU-minutes each (docs/models.md, "Learning checks"); Adam at 1e-3 diverges in the first epoch and leaves
-it at chance, hence 3e-4, dropped tenfold for the last 10 epochs. This script renders the macro benchmark, trains
-the registry's full ``stcam`` (3D-CAM then STAM) end to end from scratch, and prints the held-out accuracy after
-every epoch, one JSON object per line, then a summary line. ``tests/models/test_stcam.py`` runs its defaults.
+0.17) in about 5 CPU-minutes each (docs/models.md, "Learning checks"); Adam at 1e-3 diverges in the first epoch
+and leaves it at chance, hence 3e-4, dropped tenfold for the last 10 epochs. This script renders the macro
+benchmark, trains the registry's full ``stcam`` (3D-CAM then STAM) end to end from scratch, and prints the
+held-out accuracy after every epoch, one JSON object per line, then a summary line.
+``tests/models/test_stcam.py`` runs its defaults.
 
 Data: ``--subjects`` identities x 6 classes x ``--videos-per-class`` videos of 32 frames rendered at
 ``--render`` px; the last ``--test-subjects`` subjects are the test side, never trained on. With ``--face-crop``

@@ -3,9 +3,9 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.data import helpers as data_helpers  # noqa: E402
+from tests.data import helpers as data_helpers
 
 
 @pytest.fixture(autouse=True)

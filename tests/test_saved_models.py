@@ -10,12 +10,14 @@ from keras_fer.export import load_metadata
 from keras_fer.jobs.reproduce import PAPERS
 
 SAVED = os.path.join(os.path.dirname(os.path.dirname(__file__)), "saved_models")
-RECORDS = json.load(open(os.path.join(SAVED, "models.json"), encoding="utf-8"))
+with open(os.path.join(SAVED, "models.json"), encoding="utf-8") as _handle:
+    RECORDS = json.load(_handle)
 
 
 def test_one_model_per_paper_and_the_readme_describes_them():
     assert [record["paper"] for record in RECORDS] == list(PAPERS)
-    readme = open(os.path.join(SAVED, "README.md"), encoding="utf-8").read()
+    with open(os.path.join(SAVED, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
     assert "not for real faces" in readme
     for record in RECORDS:
         assert f"`{record['paper']}/1/`" in readme

@@ -9,7 +9,8 @@ Every adapter module ``data_prep.datasets.<name>`` has
   id) with the problems found attached; this is what
   ``keras-fer prepare --dataset NAME --root DIR`` calls;
 * where the dataset ships official splits (AFEW, DFEW, UCF-101):
-  ``splits(root)`` (also :func:`splits` ``(name, root)`` here), a dict ``{split name: {"train": [ids], "test": [ids]}}``.
+  ``splits(root)`` (also :func:`splits` ``(name, root)`` here), a dict
+  ``{split name: {"train": [ids], "test": [ids]}}``.
   Splits are a function rather than extra manifest columns because one sample
   belongs to several splits (DFEW's five folds, UCF-101's three splits) and the
   prepared manifest keeps only the source columns.
@@ -41,6 +42,7 @@ import re
 import warnings
 
 from data_prep import manifest
+from data_prep.checks import check_choice, fail
 
 __all__ = [
     "ADAPTERS",
@@ -129,8 +131,7 @@ def list_datasets():
 
 def build_manifest(name, root, strict=False):
     """The manifest of dataset ``name`` read from ``root`` (see the module docstring)."""
-    if name not in ADAPTERS:
-        raise ValueError(f"`name` must be one of {list_datasets()}, received {name!r}")
+    check_choice(name, list_datasets(), "name")
     return importlib.import_module(f"data_prep.datasets.{name}").build_manifest(root, strict=strict)
 
 
@@ -140,11 +141,10 @@ def splits(name, root):
     Raises:
         ValueError: unknown dataset, or one without official splits (the message lists those with splits).
     """
-    if name not in ADAPTERS:
-        raise ValueError(f"`name` must be one of {list_datasets()}, received {name!r}")
+    check_choice(name, list_datasets(), "name")
     adapter = importlib.import_module(f"data_prep.datasets.{name}")
     if not hasattr(adapter, "splits"):
-        raise ValueError(f"`name` {name!r} has no official splits; datasets with splits: {list(_WITH_SPLITS)}")
+        fail("name", f"a dataset with official splits, one of {tuple(_WITH_SPLITS)}", name)
     return adapter.splits(root)
 
 
@@ -237,7 +237,8 @@ def read_coding_sheet(path):
             raise DatasetError(path, "reading .xlsx needs openpyxl (pip install 'keras-fer[datasets]'), "
                                      "or export the sheet as CSV next to it") from None
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        table = [["" if cell is None else cell for cell in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        table = [["" if cell is None else cell for cell in row] for row in rows]
         book.close()
     else:
         raise DatasetError(path, f"unsupported coding sheet format {extension!r} (use .xlsx or .csv)")

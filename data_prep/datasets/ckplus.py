@@ -51,7 +51,8 @@ def build_manifest(root, strict=False):
                 unlabelled.append(f"{subject}/{sequence}")
                 continue
             if len(label_files) > 1:
-                problems.append(Problem(label_folder, f"{len(label_files)} emotion files, expected one; sample left out"))
+                problems.append(Problem(label_folder,
+                                        f"{len(label_files)} emotion files, expected one; sample left out"))
                 continue
             label_path = os.path.join(label_folder, label_files[0])
             code = _read_code(label_path)

@@ -88,7 +88,7 @@ _READ_BUFFER_BYTES = 0
 
 def _check_bool(value, name):
     if not isinstance(value, bool):
-        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+        raise ValueError(f"`{name}` must be True or False; received {name}={value!r}")
     return value
 
 
@@ -105,7 +105,8 @@ def _check_common(training, batch_size, shuffle_buffer, num_workers, worker_inde
     check_int(num_workers, "num_workers", 1)
     check_int(worker_index, "worker_index", 0)
     if worker_index >= num_workers:
-        raise ValueError(f"`worker_index` must be < num_workers ({num_workers}), got {worker_index}.")
+        raise ValueError(f"`worker_index` must be < num_workers ({num_workers}); "
+                         f"received worker_index={worker_index!r}")
     if seed is not None:
         check_int(seed, "seed", 0)
 
@@ -115,7 +116,7 @@ def _check_ids(ids, known, where):
     if ids is None:
         return None
     if isinstance(ids, (str, bytes)):
-        raise ValueError(f"`ids` must be a list of sample ids, got the string {ids!r}.")
+        raise ValueError(f"`ids` must be a list of sample ids, not a string; received ids={ids!r}")
     ids = [str(i) for i in ids]
     if not ids:
         raise ValueError("`ids` is empty: no sample to read.")
@@ -195,13 +196,14 @@ def resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, wh
                              "pass `sampler` too when every frame is stored, or use the stored options.")
         return stored_sampler, dict(stored_options)
     if sampler is not None and sampler not in sampling.SAMPLERS:
-        raise ValueError(f"`sampler` must be 'stored', None or one of {sorted(sampling.SAMPLERS)}, got {sampler!r}.")
+        raise ValueError(f"`sampler` must be 'stored', None or one of {sorted(sampling.SAMPLERS)}; "
+                         f"received sampler={sampler!r}")
     options = dict(sampler_options or {})
     if stored_sampler is not None and (sampler, options) != (stored_sampler, dict(stored_options)):
         raise ValueError(f"{where} holds only the frames of sampler {stored_sampler!r} {stored_options}; "
                          f"it cannot serve sampler {sampler!r} {options}.")
     if sampler is None and options:
-        raise ValueError(f"`sampler_options` {options} are given without a sampler.")
+        raise ValueError(f"`sampler_options` must be empty without a sampler; received sampler_options={options!r}")
     return sampler, options
 
 
@@ -327,8 +329,8 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
     sampler, options = resolve_sampler(sampler, sampler_options, info.config["sampler"],
                                         info.config["sampler_options"], where)
     if num_workers > len(info.shard_files):
-        raise ValueError(f"`num_workers` ({num_workers}) exceeds the shards of {info.cache_dir} "
-                         f"({len(info.shard_files)}); extract with --num-shards >= {num_workers}.")
+        raise ValueError(f"`num_workers` must be at most the {len(info.shard_files)} shards of {info.cache_dir} "
+                         f"(extract with --num-shards >= {num_workers}); received num_workers={num_workers}")
     files = info.shard_files[worker_index::num_workers]
     draw_shape, integral = _draw_shape(sampler, options, info.records[0]["sampler_frames"])
     feature_shape = tuple(info.feature_shape)

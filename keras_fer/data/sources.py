@@ -18,7 +18,7 @@ Example:
 
 >>> source = open_source("features/")                                   # doctest: +SKIP
 >>> train = source.dataset([r["id"] for r in source.rows[:10]], training=True, batch_size=4, seed=0)  # doctest: +SKIP
-"""
+"""  # noqa: E501
 
 import os
 
@@ -36,7 +36,8 @@ class FeatureSource:
 
     Args:
         cache_dir: the cache folder.
-        sampler: ``"stored"`` (the cache's), a paper name, or None; see :func:`~keras_fer.data.pipeline.feature_dataset`.
+        sampler: ``"stored"`` (the cache's), a paper name, or None; see
+            :func:`~keras_fer.data.pipeline.feature_dataset`.
         sampler_options: that sampler's options.
     """
 

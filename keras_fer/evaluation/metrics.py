@@ -35,9 +35,9 @@ Example:
 [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
 """
 
-import numbers
-
 import numpy as np
+
+from data_prep.checks import check_int
 
 __all__ = [
     "accuracy",
@@ -59,29 +59,24 @@ def softmax(logits):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be an integer >= 1, received {num_classes!r}")
-
-
 def _check_labels(y_true, y_pred, num_classes):
     """``(y_true, y_pred)`` as int64 arrays after checking shapes, dtypes and ranges."""
-    _check_num_classes(num_classes)
+    check_int(num_classes, "num_classes", minimum=1)
     arrays = []
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         array = np.asarray(values)
         if array.ndim != 1:
             raise ValueError(f"`{name}` must be 1-D class indices (take argmax over the class axis of scores "
-                             f"first), received shape {array.shape}")
+                             f"first); received {name}.shape={array.shape}")
         if array.size and (array.dtype == bool or not np.issubdtype(array.dtype, np.integer)):
-            raise ValueError(f"`{name}` must hold integer class indices, received dtype {array.dtype}")
+            raise ValueError(f"`{name}` must hold integer class indices; received {name}.dtype={array.dtype}")
         if array.size and (array.min() < 0 or array.max() >= num_classes):
-            raise ValueError(f"`{name}` values must be in [0, {num_classes}) (`num_classes`={num_classes}), "
-                             f"received values from {array.min()} to {array.max()}")
+            raise ValueError(f"`{name}` values must be in [0, {num_classes}) (`num_classes`={num_classes}); "
+                             f"received {name} from {array.min()} to {array.max()}")
         arrays.append(array.astype(np.int64))
     if arrays[0].shape != arrays[1].shape:
-        raise ValueError(f"`y_true` and `y_pred` must have the same length, received {arrays[0].size} "
-                         f"and {arrays[1].size}")
+        raise ValueError(f"`y_true` and `y_pred` must have the same length; received len(y_true)={arrays[0].size}, "
+                         f"len(y_pred)={arrays[1].size}")
     if arrays[0].size == 0:
         raise ValueError("`y_true` and `y_pred` are empty: no sample to score")
     return arrays[0], arrays[1]
@@ -112,7 +107,7 @@ def confusion_matrix(y_true, y_pred, num_classes, normalise=False):
     [[1.0, 0.0], [0.5, 0.5]]
     """
     if not isinstance(normalise, bool):
-        raise ValueError(f"`normalise` must be True or False, received {normalise!r}")
+        raise ValueError(f"`normalise` must be True or False; received normalise={normalise!r}")
     y_true, y_pred = _check_labels(y_true, y_pred, num_classes)
     counts = _counts(y_true, y_pred, num_classes)
     return _row_normalise(counts) if normalise else counts
@@ -238,11 +233,12 @@ def composite_scores(fold_predictions, num_classes):
     fold_predictions = list(fold_predictions)
     if not fold_predictions:
         raise ValueError("`fold_predictions` is empty: no fold to score")
-    _check_num_classes(num_classes)
+    check_int(num_classes, "num_classes", minimum=1)
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
     for index, pair in enumerate(fold_predictions):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise ValueError(f"`fold_predictions`: fold {index} must be a (y_true, y_pred) pair, received {pair!r}")
+            raise ValueError(f"`fold_predictions[{index}]` must be a (y_true, y_pred) pair; "
+                             f"received fold_predictions[{index}]={pair!r}")
         counts += confusion_matrix(pair[0], pair[1], num_classes)
     return composite_from_counts(counts, len(fold_predictions))
 
@@ -287,8 +283,8 @@ def classification_report(y_true, y_pred, num_classes, class_names=None):
     else:
         class_names = [str(name) for name in class_names]
         if len(class_names) != num_classes or len(set(class_names)) != num_classes:
-            raise ValueError(f"`class_names` must be {num_classes} distinct names (`num_classes`), "
-                             f"received {class_names!r}")
+            raise ValueError(f"`class_names` must be {num_classes} distinct names (`num_classes`); "
+                             f"received class_names={class_names!r}")
     counts = _counts(y_true, y_pred, num_classes)
     scores = _scores_from_counts(counts)
     return {

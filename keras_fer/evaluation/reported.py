@@ -39,6 +39,7 @@ Example:
 
 import dataclasses
 
+from data_prep.checks import check_choice
 from data_prep.datasets import ADAPTERS
 from keras_fer.models.registry import get_spec, list_models
 
@@ -193,9 +194,9 @@ def reported(model=None, dataset=None, paper=None):
     7
     """
     if model is not None:
-        get_spec(model)  # ValueError listing the known names
-    if dataset is not None and dataset not in ADAPTERS:
-        raise ValueError(f"`dataset` must be one of {sorted(ADAPTERS)}, received {dataset!r}")
+        check_choice(model, list_models(), "model")
+    if dataset is not None:
+        check_choice(dataset, sorted(ADAPTERS), "dataset")
     if paper is not None:
         list_models(paper)  # ValueError listing the papers
     return [entry for entry in REPORTED

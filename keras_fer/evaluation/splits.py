@@ -33,7 +33,7 @@ Example:
 >>> fold = validation_split(rows, folds[0], size=2, seed=0)
 >>> len(fold.train_ids), len(fold.validation_ids), len(fold.test_ids)
 (24, 6, 6)
-"""
+"""  # noqa: E501
 
 import collections
 import dataclasses
@@ -44,6 +44,7 @@ import re
 import numpy as np
 
 from data_prep import datasets
+from data_prep.checks import check_choice, check_int
 
 __all__ = [
     "Fold",
@@ -96,7 +97,7 @@ def natural_key(value):
 def _check_rows(rows, need_subject):
     """``{id: subject}`` in row order; ValueError for a row without id or subject, or a repeated id."""
     if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
-        raise ValueError(f"`rows` must be a sequence of mappings with 'id' and 'subject', received {rows!r}")
+        raise ValueError(f"`rows` must be a sequence of mappings with 'id' and 'subject'; received rows={rows!r}")
     subjects = {}
     missing_subject = []
     for index, row in enumerate(rows):
@@ -182,14 +183,12 @@ def subject_kfold(rows, k=10, order="ckplus", seed=0):
     >>> [f.test_ids for f in subject_kfold(rows, k=10)][:2]
     [('1', '11'), ('2', '12')]
     """
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 2:
-        raise ValueError(f"`k` must be an integer >= 2, received {k!r}")
-    if order not in _ORDERS:
-        raise ValueError(f"`order` must be one of {_ORDERS}, received {order!r}")
+    k = check_int(k, "k", minimum=2)
+    check_choice(order, _ORDERS, "order")
     groups = _ids_by_subject(_check_rows(rows, need_subject=True))
     subjects = list(groups)
     if len(subjects) < k:
-        raise ValueError(f"`k`={k} folds need at least {k} subjects; the rows have {len(subjects)}: {subjects}")
+        raise ValueError(f"`k` must be at most the number of subjects, {len(subjects)} ({subjects}); received k={k}")
     if order == "shuffled":
         subjects = [subjects[index] for index in np.random.default_rng(seed).permutation(len(subjects))]
     width = max(2, len(str(k)))
@@ -244,7 +243,8 @@ def folds_from_mapping(splits):
     for name in sorted(splits, key=natural_key):
         parts = splits[name]
         if not hasattr(parts, "keys") or set(parts) != {"train", "test"}:
-            raise ValueError(f"split {name!r} must have exactly the keys 'train' and 'test', received {parts!r}")
+            raise ValueError(f"`splits[{name!r}]` must have exactly the keys 'train' and 'test'; "
+                             f"received splits[{name!r}]={parts!r}")
         for part in ("train", "test"):
             ids = list(parts[part])
             if not ids:
@@ -367,10 +367,9 @@ def validation_split(rows, fold, size=0.1, seed=0, by="subject"):
     >>> len(fold.train_ids), len(fold.validation_ids)
     (6, 2)
     """
-    if by not in _GROUPINGS:
-        raise ValueError(f"`by` must be one of {_GROUPINGS}, received {by!r}")
+    check_choice(by, _GROUPINGS, "by")
     if not isinstance(fold, Fold):
-        raise ValueError(f"`fold` must be a Fold, received {fold!r}")
+        raise ValueError(f"`fold` must be a Fold; received fold={fold!r}")
     if fold.validation_ids:
         raise ValueError(f"`fold` {fold.name!r} already has {len(fold.validation_ids)} validation ids")
     subjects = _check_rows(rows, need_subject=False)
@@ -390,18 +389,18 @@ def validation_split(rows, fold, size=0.1, seed=0, by="subject"):
         raise ValueError(f"fold {fold.name!r}: the training side has {len(groups)} {by}(s); a validation split "
                          "needs at least 2")
     if isinstance(size, bool) or not isinstance(size, numbers.Real):
-        raise ValueError(f"`size` must be a float in (0, 1) or an int >= 1, received {size!r}")
+        raise ValueError(f"`size` must be a float in (0, 1) or an int >= 1; received size={size!r}")
     if isinstance(size, numbers.Integral):
         if size < 1:
-            raise ValueError(f"`size` must be a float in (0, 1) or an int >= 1, received {size!r}")
+            raise ValueError(f"`size` must be a float in (0, 1) or an int >= 1; received size={size!r}")
         count = int(size)
     else:
         if not 0.0 < size < 1.0:
-            raise ValueError(f"`size` must be a float in (0, 1) or an int >= 1, received {size!r}")
+            raise ValueError(f"`size` must be a float in (0, 1) or an int >= 1; received size={size!r}")
         count = max(1, int(math.floor(size * len(groups) + 0.5)))
     if count >= len(groups):
-        raise ValueError(f"`size`={size!r} asks for {count} of the {len(groups)} training {by}s of fold "
-                         f"{fold.name!r}; at least one must stay for training")
+        raise ValueError(f"`size` must leave at least one of the {len(groups)} training {by}s of fold {fold.name!r} "
+                         f"for training; received size={size!r} ({count} {by}s)")
     chosen = {groups[index] for index in np.random.default_rng(seed).permutation(len(groups))[:count]}
     return Fold(
         name=fold.name,
@@ -440,12 +439,12 @@ def summarise(fold_results, ddof=0):
     0.7
     """
     if ddof not in (0, 1) or isinstance(ddof, bool):
-        raise ValueError(f"`ddof` must be 0 or 1, received {ddof!r}")
+        raise ValueError(f"`ddof` must be 0 or 1; received ddof={ddof!r}")
     fold_results = list(fold_results)
     if not fold_results:
         raise ValueError("`fold_results` is empty: no fold to summarise")
     if ddof == 1 and len(fold_results) < 2:
-        raise ValueError("`ddof`=1 needs at least 2 folds")
+        raise ValueError("`ddof` must be 0 for a single fold; received ddof=1")
     names = []
     for index, result in enumerate(fold_results):
         if not hasattr(result, "items"):

@@ -18,6 +18,7 @@ Example:
 import importlib.util
 import os
 
+from data_prep.checks import check_int
 from data_prep.files import atomic_path
 from keras_fer.export.saved_model import serving_model
 
@@ -43,8 +44,8 @@ def export_onnx(model, path, *, opset=None):
         ImportError: ``tf2onnx`` is not installed.
         ValueError: a bad argument.
     """
-    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 13):
-        raise ValueError(f"`opset` must be None or an integer >= 13; received opset={opset!r}")
+    if opset is not None:
+        opset = check_int(opset, "opset", minimum=13)
     if importlib.util.find_spec("tf2onnx") is None:
         raise ImportError("export_onnx needs tf2onnx: pip install 'keras-fer[onnx]' (tf2onnx and onnxruntime)")
     import tensorflow as tf

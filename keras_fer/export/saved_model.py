@@ -50,6 +50,7 @@ import tempfile
 import keras
 from keras import ops
 
+from data_prep.checks import check_int
 from keras_fer.models.common import temporal_attention_model
 
 __all__ = [
@@ -89,7 +90,7 @@ def input_kind(model):
             end-to-end model reads neither 3 nor 2 channels.
     """
     if not isinstance(model, keras.Model) or len(model.inputs) != 1:
-        raise ValueError(f"expected a keras.Model with one input; received {model!r}")
+        raise ValueError(f"`model` must be a keras.Model with one input; received model={model!r}")
     if not any(layer.name == "preprocessing" for layer in model.layers):
         return "features"
     channels = model.inputs[0].shape[-1]
@@ -140,9 +141,7 @@ def _check_args(model, name, version, class_names, head, metadata, overwrite):
                          f"as `model` and this one as `head`")
     if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
         raise ValueError(f"`name` must be a folder name of letters, digits, '_', '.', '-'; received name={name!r}")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"`version` must be an integer >= 1 (TF Serving's version folder); received "
-                         f"version={version!r}")
+    version = check_int(version, "version", minimum=1)
     num_classes = model.outputs[0].shape[-1]
     if (not isinstance(class_names, (list, tuple)) or len(class_names) != num_classes
             or not all(isinstance(c, str) and c and c == c.strip() and "\n" not in c for c in class_names)
@@ -241,8 +240,8 @@ def signature_functions(model, head=None, batch_size=None):
     """
     import tensorflow as tf
 
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"`batch_size` must be None or an integer >= 1; received batch_size={batch_size!r}")
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
     servings = {"serving_default": model}
     if head is not None:
         if len(head.inputs[0].shape) < 3:

@@ -99,7 +99,10 @@ class Classifier:
         return "clip" if len(self._lead_shape) >= 2 else "frame"
 
     def cropper(self, **overrides):
-        """The :class:`data_prep.faces.FaceCropper` of the training data's face settings (``overrides`` replace some)."""
+        """The :class:`data_prep.faces.FaceCropper` of the training data's face settings.
+
+        ``overrides`` replace some of them.
+        """
         return prepare.PrepareOptions(**{**self.face, **overrides}).cropper()
 
     def positions(self, n_frames):
@@ -109,7 +112,10 @@ class Classifier:
         return np.asarray(sampling.sample(self.sampler, n_frames, training=False, **self.sampler_options))
 
     def features(self, crops, batch_size=32):
-        """The stem's features of face crops ``(N, S, S, 3)``, rounded as the cache stores them (crops without a stem)."""
+        """The stem's features of face crops ``(N, S, S, 3)``, rounded as the cache stores them.
+
+        Without a stem, the crops themselves.
+        """
         if self.stem is None:
             return crops
         parts = [np.asarray(self._stem(crops[start:start + batch_size].astype("float32")))

@@ -46,6 +46,7 @@ import os
 import time
 
 from data_prep import files
+from data_prep.checks import check_int
 from keras_fer.data.flow import flow_source
 from keras_fer.evaluation import reported, splits
 from keras_fer.jobs import training
@@ -68,9 +69,9 @@ SYNTHETIC_FOLDS, SYNTHETIC_VALIDATION_SUBJECTS = 3, 1
 #: Folds run by the rows trained end to end (STCAM, AST's small CNN, STANet), to fit the run in 15 CPU minutes.
 SYNTHETIC_END_TO_END_FOLDS = 1
 _STEM_ONLY = "differs from another row only inside the ECNN stem, which the synthetic run replaces"
-_ECNN_STEM_ROWS = ("ecnn_fsa_3072_s006", "ecnn_fsa_3072_2fc_s006", "ecnn_lstm2", "ecnn_lstm2_fc1_k5", "ecnn_lstm2_fc2_k5",
-                   "ecnn_lstm2_fc2_k7", "ecnn_nobranch_lstm", "ecnn_nobranch_lstm_3000", "ecnn_nobranch_lstm2",
-                   "ecnn_nobranch_lstm2_3000", "ecnn_nobranch_lstm2_2048_1024")
+_ECNN_STEM_ROWS = ("ecnn_fsa_3072_s006", "ecnn_fsa_3072_2fc_s006", "ecnn_lstm2", "ecnn_lstm2_fc1_k5",
+                   "ecnn_lstm2_fc2_k5", "ecnn_lstm2_fc2_k7", "ecnn_nobranch_lstm", "ecnn_nobranch_lstm_3000",
+                   "ecnn_nobranch_lstm2", "ecnn_nobranch_lstm2_3000", "ecnn_nobranch_lstm2_2048_1024")
 
 
 def end_to_end_reason(model):
@@ -212,7 +213,8 @@ def _markdown(results, dataset):
         lines.append(f"### {paper} ({block['seconds']:.0f} s of training)\n")
         if block.get("note"):
             lines.append(f"{block['note']}.\n")
-        lines.append("| model | paper table row | accuracy % (mean ± std) | UAR % | folds x epochs | paper reports (%) |")
+        lines.append("| model | paper table row | accuracy % (mean ± std) | UAR % | folds x epochs "
+                     "| paper reports (%) |")
         lines.append("|---|---|---|---|---|---|")
         for row in block["rows"]:
             if row.get("skipped"):
@@ -378,19 +380,20 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
         The dict written to ``reproduce.json``.
     """
     papers = _check_paper(paper)
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"`epochs` must be None or an int >= 1; received epochs={epochs!r}")
+    if epochs is not None:
+        epochs = check_int(epochs, "epochs", minimum=1)
     if workers is None:
         workers = max(1, min(4, os.cpu_count() or 1))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"`workers` must be None or an int >= 1; received workers={workers!r}")
+    workers = check_int(workers, "workers", minimum=1)
     if dataset != "synthetic":
         from data_prep.datasets import ADAPTERS
 
         if dataset not in ADAPTERS:
-            raise ValueError(f"`dataset` must be 'synthetic' or one of {sorted(ADAPTERS)}; received {dataset!r}")
+            raise ValueError(f"`dataset` must be 'synthetic' or one of {sorted(ADAPTERS)}; "
+                             f"received dataset={dataset!r}")
         if features is None:
-            raise ValueError("a real dataset needs `features`: the feature cache to read (see docs/training.md, 'Real datasets')")
+            raise ValueError("a real dataset needs `features`: the feature cache to read "
+                             "(see docs/training.md, 'Real datasets')")
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()

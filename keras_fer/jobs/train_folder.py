@@ -8,7 +8,7 @@
 
 ``keras-fer predict --model`` and ``keras-fer export`` read it
 (:func:`keras_fer.inference.load_trained`, :func:`keras_fer.export.export_trained`).
-"""
+"""  # noqa: E501
 
 import json
 import os

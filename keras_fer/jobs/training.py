@@ -30,7 +30,7 @@ Example:
 >>> folds = splits.subject_kfold(source.rows, k=10)                           # doctest: +SKIP
 >>> results = training.cross_validate(source, "ast", folds, out_dir="runs/ast")  # doctest: +SKIP
 >>> results["summary"]["accuracy"]["mean"]                                     # doctest: +SKIP
-"""
+"""  # noqa: E501
 
 import json
 import math

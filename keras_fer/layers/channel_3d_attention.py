@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank
+from data_prep.checks import check_int
+from keras_fer.layers.utils import ShapePreservingAttention, check_rank
 
 
 @keras.saving.register_keras_serializable(package="keras_fer")
-class Channel3DAttention(keras.layers.Layer):
+class Channel3DAttention(ShapePreservingAttention, keras.layers.Layer):
     """Scale every channel of a spatial-temporal feature map by a learnt weight.
 
     STCAM (Chen et al.), section 3.2.1, equations 1-3. Average and max
@@ -50,7 +51,7 @@ class Channel3DAttention(keras.layers.Layer):
 
     def __init__(self, reduction_ratio=16, **kwargs):
         super().__init__(**kwargs)
-        self.reduction_ratio = check_positive_int(reduction_ratio, "reduction_ratio", "Channel3DAttention")
+        self.reduction_ratio = check_int(reduction_ratio, "reduction_ratio", minimum=1, where="Channel3DAttention")
 
     def build(self, input_shape):
         check_rank(input_shape, 5, "Channel3DAttention", "a feature map (B, T, H, W, C)")
@@ -87,11 +88,8 @@ class Channel3DAttention(keras.layers.Layer):
             return outputs, attention
         return outputs
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs, return_attention_scores=False):
-        return attention_output_spec(self, inputs, (inputs.shape[0], 1, 1, 1, inputs.shape[-1]), return_attention_scores)
+    def _scores_shape(self, input_shape):
+        return (input_shape[0], 1, 1, 1, input_shape[-1])  # (B, 1, 1, 1, C)
 
     def get_config(self):
         config = super().get_config()

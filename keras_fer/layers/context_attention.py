@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank, masked_softmax
+from data_prep.checks import check_int
+from keras_fer.layers.utils import attention_output_spec, check_rank, masked_softmax
 
 
 @keras.saving.register_keras_serializable(package="keras_fer")
@@ -60,7 +61,7 @@ class ContextAttention(keras.layers.Layer):
 
     def __init__(self, units, causal=True, use_bias=True, **kwargs):
         super().__init__(**kwargs)
-        self.units = check_positive_int(units, "units", "ContextAttention")
+        self.units = check_int(units, "units", minimum=1, where="ContextAttention")
         if not isinstance(causal, bool):
             raise ValueError(f"ContextAttention: `causal` must be a bool; received causal={causal!r}")
         if not isinstance(use_bias, bool):
@@ -126,7 +127,8 @@ class ContextAttention(keras.layers.Layer):
         return tuple(input_shape)
 
     def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
-        return attention_output_spec(self, inputs, (inputs.shape[0], inputs.shape[1], inputs.shape[1]), return_attention_scores)
+        scores_shape = (inputs.shape[0], inputs.shape[1], inputs.shape[1])  # (B, T, T)
+        return attention_output_spec(self, inputs, scores_shape, return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

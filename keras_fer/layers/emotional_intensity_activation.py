@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank, large_negative, masked_softmax
+from data_prep.checks import check_int
+from keras_fer.layers.utils import attention_output_spec, check_rank, large_negative, masked_softmax
 
 _POOLINGS = ("max", "sum")
 
@@ -70,7 +71,7 @@ class EmotionalIntensityActivation(keras.layers.Layer):
 
     def __init__(self, kernel_size=1, pooling="max", **kwargs):
         super().__init__(**kwargs)
-        check_positive_int(kernel_size, "kernel_size", "EmotionalIntensityActivation")
+        kernel_size = check_int(kernel_size, "kernel_size", minimum=1, where="EmotionalIntensityActivation")
         if kernel_size % 2 == 0:
             raise ValueError(
                 "EmotionalIntensityActivation: `kernel_size` must be odd so that each score is centred "

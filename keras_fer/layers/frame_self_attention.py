@@ -5,7 +5,8 @@ import math
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank, masked_softmax
+from data_prep.checks import check_int
+from keras_fer.layers.utils import attention_output_spec, check_rank, masked_softmax
 
 
 @keras.saving.register_keras_serializable(package="keras_fer")
@@ -61,7 +62,7 @@ class FrameSelfAttention(keras.layers.Layer):
     def __init__(self, units=None, scale=0.1, use_bias=False, **kwargs):
         super().__init__(**kwargs)
         if units is not None:
-            check_positive_int(units, "units", "FrameSelfAttention")
+            units = check_int(units, "units", minimum=1, where="FrameSelfAttention")
         if scale is not None:
             if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
                 math.isfinite(scale) and scale > 0
@@ -129,7 +130,8 @@ class FrameSelfAttention(keras.layers.Layer):
         return (*tuple(input_shape)[:-1], self._output_units(input_shape[-1]))
 
     def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
-        return attention_output_spec(self, inputs, (inputs.shape[0], inputs.shape[1], inputs.shape[1]), return_attention_scores)
+        scores_shape = (inputs.shape[0], inputs.shape[1], inputs.shape[1])  # (B, T, T)
+        return attention_output_spec(self, inputs, scores_shape, return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

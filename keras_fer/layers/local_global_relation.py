@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank, large_negative, masked_softmax
+from data_prep.checks import check_int
+from keras_fer.layers.utils import attention_output_spec, check_rank, large_negative, masked_softmax
 
 _SUMMARY_POOLINGS = ("max", "mean")
 
@@ -68,7 +69,7 @@ class LocalGlobalRelation(keras.layers.Layer):
     def __init__(self, units=None, summary_pooling="max", use_bias=True, **kwargs):
         super().__init__(**kwargs)
         if units is not None:
-            check_positive_int(units, "units", "LocalGlobalRelation")
+            units = check_int(units, "units", minimum=1, where="LocalGlobalRelation")
         if summary_pooling not in _SUMMARY_POOLINGS:
             raise ValueError(
                 f"LocalGlobalRelation: `summary_pooling` must be one of {_SUMMARY_POOLINGS}; "

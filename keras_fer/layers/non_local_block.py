@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank
+from data_prep.checks import check_int
+from keras_fer.layers.utils import attention_output_spec, check_rank
 
 _MODES = ("gaussian", "embedded_gaussian", "dot_product")
 
@@ -82,7 +83,7 @@ class NonLocalBlock(keras.layers.Layer):
         if mode not in _MODES:
             raise ValueError(f"NonLocalBlock: `mode` must be one of {_MODES}; received mode={mode!r}")
         if inter_channels is not None:
-            check_positive_int(inter_channels, "inter_channels", "NonLocalBlock")
+            inter_channels = check_int(inter_channels, "inter_channels", minimum=1, where="NonLocalBlock")
         if not isinstance(use_batch_norm, bool):
             raise ValueError(
                 f"NonLocalBlock: `use_batch_norm` must be a bool; received use_batch_norm={use_batch_norm!r}"

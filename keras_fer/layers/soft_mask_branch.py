@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank
+from data_prep.checks import check_int
+from keras_fer.layers.utils import ShapePreservingAttention, check_rank
 
 
 @keras.saving.register_keras_serializable(package="keras_fer")
-class SoftMaskBranch(keras.layers.Layer):
+class SoftMaskBranch(ShapePreservingAttention, keras.layers.Layer):
     """Residual soft-mask spatial attention of STANet: ``S = (1 + M) * x``.
 
     STANet ("Spatial-Temporal Attention Network for Micro-Expression
@@ -72,8 +73,8 @@ class SoftMaskBranch(keras.layers.Layer):
 
     def __init__(self, depth=2, kernel_size=3, **kwargs):
         super().__init__(**kwargs)
-        self.depth = check_positive_int(depth, "depth", "SoftMaskBranch")
-        self.kernel_size = check_positive_int(kernel_size, "kernel_size", "SoftMaskBranch")
+        self.depth = check_int(depth, "depth", minimum=1, where="SoftMaskBranch")
+        self.kernel_size = check_int(kernel_size, "kernel_size", minimum=1, where="SoftMaskBranch")
 
     def build(self, input_shape):
         check_rank(input_shape, 4, "SoftMaskBranch", "a feature map (B, H, W, C)")
@@ -137,11 +138,8 @@ class SoftMaskBranch(keras.layers.Layer):
             return outputs, soft_mask
         return outputs
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs, return_attention_scores=False):
-        return attention_output_spec(self, inputs, inputs.shape, return_attention_scores)
+    def _scores_shape(self, input_shape):
+        return tuple(input_shape)  # (B, H, W, C): one mask value per feature
 
     def get_config(self):
         config = super().get_config()

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_rank
+from keras_fer.layers.utils import ShapePreservingAttention, check_rank
 
 
 def _normalize_kernel_size(kernel_size):
@@ -23,7 +23,7 @@ def _normalize_kernel_size(kernel_size):
 
 
 @keras.saving.register_keras_serializable(package="keras_fer")
-class SpatialTemporalAttention(keras.layers.Layer):
+class SpatialTemporalAttention(ShapePreservingAttention, keras.layers.Layer):
     """Scale every spatial-temporal position of a feature map by a learnt weight.
 
     STCAM (Chen et al.), section 3.2.2, equations 4-6. Average and max
@@ -103,11 +103,8 @@ class SpatialTemporalAttention(keras.layers.Layer):
             return outputs, attention
         return outputs
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs, return_attention_scores=False):
-        return attention_output_spec(self, inputs, (*inputs.shape[:-1], 1), return_attention_scores)
+    def _scores_shape(self, input_shape):
+        return (*input_shape[:-1], 1)  # (B, T, H, W, 1)
 
     def get_config(self):
         config = super().get_config()

@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_fer.layers.utils import attention_output_spec, check_positive_int, check_rank, masked_softmax
+from data_prep.checks import check_int
+from keras_fer.layers.utils import attention_output_spec, check_rank, masked_softmax
 
 HIDDEN_MODES = ("lstm", "bilstm", "dense", "identity")
 
@@ -72,7 +73,7 @@ class TemporalAffinityAttention(keras.layers.Layer):
                 f"TemporalAffinityAttention: `hidden` must be one of {HIDDEN_MODES}; received hidden={hidden!r}"
             )
         if units is not None:
-            check_positive_int(units, "units", "TemporalAffinityAttention")
+            units = check_int(units, "units", minimum=1, where="TemporalAffinityAttention")
             if hidden == "identity":
                 raise ValueError(
                     "TemporalAffinityAttention: `units` must be None when hidden='identity' "

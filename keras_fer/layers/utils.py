@@ -1,4 +1,4 @@
-"""Helpers shared by the attention layers: masks and float16-safe masked softmax."""
+"""Helpers shared by the attention layers: masks, float16-safe masked softmax, argument and output shapes."""
 
 import keras
 from keras import ops
@@ -40,13 +40,6 @@ def check_rank(input_shape, rank, layer_name, what):
         )
 
 
-def check_positive_int(value, name, layer_name):
-    """Raise ``ValueError`` unless ``value`` is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{layer_name}: `{name}` must be a positive integer; received {name}={value!r}")
-    return value
-
-
 def attention_output_spec(layer, inputs, scores_shape, return_attention_scores):
     """Symbolic output of an attention layer: ``outputs`` or ``(outputs, scores)``.
 
@@ -59,3 +52,19 @@ def attention_output_spec(layer, inputs, scores_shape, return_attention_scores):
     if not return_attention_scores:
         return outputs
     return outputs, keras.KerasTensor(tuple(scores_shape), dtype=layer.compute_dtype)
+
+
+class ShapePreservingAttention:
+    """Mixin of the attention layers that reweight their input, so their output has the input's shape.
+
+    The layer (listed before ``keras.layers.Layer`` in its bases) defines ``_scores_shape(input_shape)``,
+    the shape of the attention scores ``call(..., return_attention_scores=True)`` returns; the mixin
+    gives ``compute_output_shape`` (the input's) and ``compute_output_spec`` (``outputs`` or
+    ``(outputs, scores)``, see :func:`attention_output_spec`).
+    """
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs, return_attention_scores=False):
+        return attention_output_spec(self, inputs, self._scores_shape(inputs.shape), return_attention_scores)

@@ -51,11 +51,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from data_prep.checks import check_choice, check_int
 from keras_fer.layers import ContextAttention
-from keras_fer.layers.utils import check_positive_int
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
 from keras_fer.models.spec import INPUTS, ModelSpec
-from keras_fer.stems.checks import check_choice
 from keras_fer.stems.vggface import vggface16
 
 __all__ = [
@@ -243,13 +242,12 @@ def ast_head(num_classes, feature_shape=(DEFAULT_NUM_FRAMES, 7, 7, 512), tempora
     (None, 6)
     """
     where = "ast_head"
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"{where}: `num_classes` must be an integer >= 2; received num_classes={num_classes!r}")
+    num_classes = check_int(num_classes, "num_classes", minimum=2, where=where)
     feature_shape = _check_shape(feature_shape, "feature_shape", (2, 4), where)
     check_choice(temporal, TEMPORAL_MODELS, "temporal", where)
     check_choice(frame_features, FRAME_FEATURES, "frame_features", where)
-    check_positive_int(units, "units", where)
-    check_positive_int(projection_units, "projection_units", where)
+    units = check_int(units, "units", minimum=1, where=where)
+    projection_units = check_int(projection_units, "projection_units", minimum=1, where=where)
     if not isinstance(causal, bool):
         raise ValueError(f"{where}: `causal` must be a bool; received causal={causal!r}")
     dropout = _check_rate(dropout, "dropout", where)
@@ -302,10 +300,10 @@ def ast_cnn_stem(input_shape=(DEFAULT_FRAME_SIZE, DEFAULT_FRAME_SIZE, 3), filter
         raise ValueError(f"{where}: `input_shape` must be (H, W, 3); received input_shape={input_shape!r}")
     if not isinstance(filters, (list, tuple)) or not filters:
         raise ValueError(f"{where}: `filters` must be a non-empty tuple of positive ints; received filters={filters!r}")
-    for count in filters:
-        check_positive_int(count, "filters", where)
+    filters = tuple(check_int(count, "filters", minimum=1, where=where) for count in filters)
     if min(input_shape[:2]) < 2 ** len(filters):
-        raise ValueError(f"{where}: input_shape={input_shape!r} is too small for {len(filters)} 2x2 poolings")
+        raise ValueError(f"{where}: `input_shape` must be at least {2 ** len(filters)} pixels high and wide for "
+                         f"{len(filters)} 2x2 poolings; received input_shape={input_shape!r}")
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for block, count in enumerate(filters, start=1):
@@ -324,31 +322,27 @@ def landmark_stem(num_points=DEFAULT_NUM_POINTS, normalize="face_size"):
     Returns:
         A functional ``keras.Model`` named ``landmark_distances``.
     """
-    check_positive_int(num_points, "num_points", "landmark_stem")
-    if num_points < 2:
-        raise ValueError(f"landmark_stem: `num_points` must be >= 2; received num_points={num_points!r}")
+    num_points = check_int(num_points, "num_points", minimum=2, where="landmark_stem")
     inputs = keras.Input((num_points, 2), name="points")
     return keras.Model(inputs, PairwiseDistances(normalize, name="pairwise_distances")(inputs),
                        name="landmark_distances")
 
 
 def _check_build(num_classes, input, head, feature_shape, where):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"{where}: `num_classes` must be an integer >= 2; received num_classes={num_classes!r}")
-    if input not in INPUTS:
-        raise ValueError(f"{where}: `input` must be one of {INPUTS}; received input={input!r}")
+    check_int(num_classes, "num_classes", minimum=2, where=where)
+    check_choice(input, INPUTS, "input", where)
     if head is not None and input != "frames":
         raise ValueError(f"{where}: `head` is only used with input='frames'")
     if head is not None and not isinstance(head, keras.Model):
         raise ValueError(f"{where}: `head` must be a keras.Model; received head={head!r}")
     if input == "frames" and feature_shape is not None:
         raise ValueError(f"{where}: `feature_shape` is for input='features'; with input='frames' it follows "
-                         f"from the stem and num_frames (received feature_shape={feature_shape!r})")
+                         f"from the stem and num_frames; received feature_shape={feature_shape!r}")
 
 
 def _frames_count(head, num_frames, where):
     """The clip length of an end-to-end model: the head's, when it has one, else ``num_frames``."""
-    check_positive_int(num_frames, "num_frames", where)
+    num_frames = check_int(num_frames, "num_frames", minimum=1, where=where)
     if head is not None and head.inputs[0].shape[1] is not None:
         return head.inputs[0].shape[1]
     return num_frames
@@ -389,12 +383,12 @@ def build_ast(num_classes, input="features", head=None, *, temporal="attention",
     """
     where = "build_ast"
     _check_build(num_classes, input, head, feature_shape, where)
-    check_positive_int(frame_size, "frame_size", where)
+    frame_size = check_int(frame_size, "frame_size", minimum=1, where=where)
     head_options = dict(temporal=temporal, frame_features=frame_features, units=units,
                         projection_units=projection_units, causal=causal, dropout=dropout)
     name = {"attention": "ast", "lstm": "ast_lstm", "gap": "ast_gap"}.get(temporal, "ast")
     if input == "features":
-        check_positive_int(num_frames, "num_frames", where)
+        num_frames = check_int(num_frames, "num_frames", minimum=1, where=where)
         if feature_shape is None:
             feature_shape = (num_frames, frame_size // 32, frame_size // 32, 512)
         return ast_head(num_classes, feature_shape=feature_shape, name=name, **head_options)
@@ -424,13 +418,13 @@ def build_ast_cnn(num_classes, input="features", head=None, *, temporal="attenti
     """
     where = "build_ast_cnn"
     _check_build(num_classes, input, head, feature_shape, where)
-    check_positive_int(frame_size, "frame_size", where)
+    frame_size = check_int(frame_size, "frame_size", minimum=1, where=where)
     stem = ast_cnn_stem((frame_size, frame_size, 3), filters)
     head_options = dict(temporal=temporal, frame_features=frame_features, units=units,
                         projection_units=projection_units, causal=causal, dropout=dropout)
     name = {"attention": "ast_cnn", "lstm": "ast_cnn_lstm"}.get(temporal, f"ast_cnn_{temporal}")
     if input == "features":
-        check_positive_int(num_frames, "num_frames", where)
+        num_frames = check_int(num_frames, "num_frames", minimum=1, where=where)
         if feature_shape is None:
             feature_shape = (num_frames, *stem.output.shape[1:])
         return ast_head(num_classes, feature_shape=feature_shape, name=name, **head_options)
@@ -464,9 +458,7 @@ def build_ast_landmarks(num_classes, input="features", head=None, *, temporal="a
     """
     where = "build_ast_landmarks"
     _check_build(num_classes, input, head, feature_shape, where)
-    check_positive_int(num_points, "num_points", where)
-    if num_points < 2:
-        raise ValueError(f"{where}: `num_points` must be >= 2; received num_points={num_points!r}")
+    num_points = check_int(num_points, "num_points", minimum=2, where=where)
     head_options = dict(temporal=temporal, units=units, causal=causal, dropout=dropout)
     name = {"attention": "ast_landmarks", "lstm": "ast_landmarks_lstm"}.get(temporal, f"ast_landmarks_{temporal}")
     frames = _frames_count(head, num_frames, where)

@@ -59,6 +59,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from data_prep.checks import check_choice, check_int
 from keras_fer.layers import EmotionalIntensityActivation, LocalGlobalRelation
 from keras_fer.layers.utils import attention_output_spec, check_rank, masked_softmax
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
@@ -269,10 +270,7 @@ def _resolve_options(variant, options):
             raise ValueError(f"`{name}` is used by variant {users} only; received {name}={value!r} "
                              f"for variant={variant!r}")
         resolved[name] = _OPTION_DEFAULTS[name] if value is None else value
-    if isinstance(resolved["lstm_units"], bool) or not isinstance(resolved["lstm_units"], int) or (
-        resolved["lstm_units"] < 1
-    ):
-        raise ValueError(f"`lstm_units` must be a positive integer; received lstm_units={resolved['lstm_units']!r}")
+    resolved["lstm_units"] = check_int(resolved["lstm_units"], "lstm_units", minimum=1)
     return resolved
 
 
@@ -336,10 +334,8 @@ def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, sa
     >>> tuple(head.output.shape)
     (None, 6)
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"`num_classes` must be an integer >= 2; received num_classes={num_classes!r}")
-    if variant not in VARIANTS:
-        raise ValueError(f"`variant` must be one of {VARIANTS}; received variant={variant!r}")
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
+    check_choice(variant, VARIANTS, "variant")
     feature_shape = _check_feature_shape(feature_shape)
     options = _resolve_options(variant, {
         "sal_output_projection": sal_output_projection, "sal_use_bias": sal_use_bias,
@@ -418,8 +414,7 @@ def build_ceflnet(num_classes, input="features", head=None, *, variant="full", f
     >>> tuple(model.input.shape)
     (None, 2, 3, 32, 32, 3)
     """
-    if input not in INPUTS:
-        raise ValueError(f"`input` must be one of {INPUTS}; received input={input!r}")
+    check_choice(input, INPUTS, "input")
     head_options = {
         "sal_output_projection": sal_output_projection, "sal_use_bias": sal_use_bias,
         "lrl_summary_pooling": lrl_summary_pooling, "eian_kernel_size": eian_kernel_size,
@@ -441,12 +436,12 @@ def build_ceflnet(num_classes, input="features", head=None, *, variant="full", f
             raise ValueError(f"with `head`, the head options must be left unset; received {', '.join(passed)}")
         head_shape = tuple(head.inputs[0].shape[1:])
         if feature_shape is not None and tuple(feature_shape) != head_shape:
-            raise ValueError(f"`feature_shape`={tuple(feature_shape)} differs from the head's input {head_shape}")
+            raise ValueError(f"`feature_shape` must be None or the head's input {head_shape}; "
+                             f"received feature_shape={tuple(feature_shape)}")
         feature_shape = head_shape
     num_clips, frames_per_clip, _ = feature_shape or FEATURE_SHAPE
     frame_size = FRAME_SIZE if frame_size is None else frame_size
-    if isinstance(frame_size, bool) or not isinstance(frame_size, int) or frame_size < 32:
-        raise ValueError(f"`frame_size` must be an integer >= 32; received frame_size={frame_size!r}")
+    frame_size = check_int(frame_size, "frame_size", minimum=32)
     stem = resnet18(weights=stem_weights, input_shape=(frame_size, frame_size, 3), pooling="avg")
     frames_shape = (num_clips, frames_per_clip, frame_size, frame_size, 3)
     return end_to_end(stem, head, frames_shape, preprocessing="resnet18", name=f"{head.name}_end_to_end")
@@ -478,7 +473,8 @@ def most_emotional_clip(attention_outputs):
         attention_outputs = attention_outputs[EIAN_NAME]
     intensity = np.asarray(keras.ops.convert_to_numpy(attention_outputs))
     if intensity.ndim != 2:
-        raise ValueError(f"most_emotional_clip: the intensity A must be (B, N_clips); received shape {intensity.shape}")
+        raise ValueError(f"most_emotional_clip: the intensity A must be (B, N_clips); "
+                         f"received shape {intensity.shape}")
     return np.argmax(intensity, axis=-1).astype(np.int64)
 
 

@@ -24,8 +24,9 @@ import math
 import keras
 from keras import ops
 
+from data_prep.checks import check_int
 from keras_fer.keras_private import inbound_nodes
-from keras_fer.layers.utils import check_positive_int, large_negative
+from keras_fer.layers.utils import large_negative
 from keras_fer.stems.preprocessing import PREPROCESSING
 
 __all__ = [
@@ -56,7 +57,8 @@ class StemPreprocessing(keras.layers.Layer):
     def __init__(self, preprocessing="none", **kwargs):
         super().__init__(**kwargs)
         if preprocessing not in PREPROCESSING:
-            raise ValueError(f"`preprocessing` must be one of {sorted(PREPROCESSING)}; received {preprocessing!r}")
+            raise ValueError(f"`preprocessing` must be one of {sorted(PREPROCESSING)}; "
+                             f"received preprocessing={preprocessing!r}")
         self.preprocessing = preprocessing
 
     def call(self, inputs):
@@ -84,7 +86,7 @@ class FoldFrames(keras.layers.Layer):
 
     def __init__(self, sample_rank=3, **kwargs):
         super().__init__(**kwargs)
-        self.sample_rank = check_positive_int(sample_rank, "sample_rank", "FoldFrames")
+        self.sample_rank = check_int(sample_rank, "sample_rank", minimum=1, where="FoldFrames")
 
     def batch_factor(self, input_shape):
         """Stem inputs per model input (for :func:`keras_fer.stems.count_macs`)."""
@@ -115,10 +117,9 @@ class UnfoldFrames(keras.layers.Layer):
         super().__init__(**kwargs)
         lead_shape = tuple(lead_shape) if isinstance(lead_shape, (list, tuple)) else lead_shape
         if not isinstance(lead_shape, tuple) or not lead_shape:
-            raise ValueError(f"`lead_shape` must be a non-empty tuple of positive ints; received {lead_shape!r}")
-        for size in lead_shape:
-            check_positive_int(size, "lead_shape", "UnfoldFrames")
-        self.lead_shape = lead_shape
+            raise ValueError(f"UnfoldFrames: `lead_shape` must be a non-empty tuple of positive ints; "
+                             f"received lead_shape={lead_shape!r}")
+        self.lead_shape = tuple(check_int(size, "lead_shape", minimum=1, where="UnfoldFrames") for size in lead_shape)
 
     def batch_factor(self, input_shape):
         """Model inputs per stem output (for :func:`keras_fer.stems.count_macs`)."""
@@ -158,7 +159,7 @@ class FrameMask(keras.layers.Layer):
 
     def __init__(self, feature_rank=1, **kwargs):
         super().__init__(**kwargs)
-        self.feature_rank = check_positive_int(feature_rank, "feature_rank", "FrameMask")
+        self.feature_rank = check_int(feature_rank, "feature_rank", minimum=1, where="FrameMask")
 
     def call(self, inputs):
         axes = tuple(range(-self.feature_rank, 0))
@@ -308,7 +309,8 @@ def end_to_end(stem, head, frames_shape, preprocessing="none", name=None):
     expected = tuple(head.inputs[0].shape[1:])
     got = tuple(features.shape[1:])
     if len(expected) != len(got) or any(a is not None and b is not None and a != b for a, b in zip(expected, got)):
-        raise ValueError(f"end_to_end: the stem gives features {got} per sample but head {head.name} expects {expected}")
+        raise ValueError(f"end_to_end: the stem gives features {got} per sample but head {head.name} "
+                         f"expects {expected}")
     logits = head(features)
     return keras.Model(inputs, logits, name=name or f"{head.name}_end_to_end")
 

@@ -45,11 +45,12 @@ import functools
 import keras
 from keras import layers, ops
 
+from data_prep.checks import check_choice, check_int
 from keras_fer.layers import FrameSelfAttention
-from keras_fer.layers.utils import check_positive_int, large_negative
+from keras_fer.layers.utils import large_negative
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
 from keras_fer.models.spec import INPUTS, ModelSpec
-from keras_fer.stems.checks import check_choice, check_input_shape
+from keras_fer.stems.checks import check_input_shape
 from keras_fer.stems.ecnn import ECNN_BRANCH_INPUTS, ECNN_EXTRA_CONVS_INPUTS, ecnn_vgg16
 from keras_fer.stems.preprocessing import PREPROCESSING
 from keras_fer.stems.vggface import VGGFACE16_PUBLISHED_AT
@@ -88,9 +89,8 @@ def _check_feature_shape(feature_shape, function_name):
                          f"received feature_shape={feature_shape!r}")
     frames, dim = feature_shape
     if frames is not None:
-        check_positive_int(frames, "feature_shape", function_name)
-    check_positive_int(dim, "feature_shape", function_name)
-    return tuple(feature_shape)
+        frames = check_int(frames, "feature_shape", minimum=1, where=function_name)
+    return frames, check_int(dim, "feature_shape", minimum=1, where=function_name)
 
 
 @keras.saving.register_keras_serializable(package="keras_fer")
@@ -232,13 +232,11 @@ def ecnn_stem(
     (None, 1024)
     """
     input_shape = check_input_shape(input_shape, (32, 32), 3, "ecnn_stem")
-    check_positive_int(trunk_units, "trunk_units", "ecnn_stem")
-    check_positive_int(branch_kernel, "branch_kernel", "ecnn_stem")
+    trunk_units = check_int(trunk_units, "trunk_units", minimum=1, where="ecnn_stem")
+    branch_kernel = check_int(branch_kernel, "branch_kernel", minimum=1, where="ecnn_stem")
     if not isinstance(enhanced, bool):
         raise ValueError(f"ecnn_stem: `enhanced` must be a bool; received enhanced={enhanced!r}")
-    if isinstance(branch_fc_layers, bool) or not isinstance(branch_fc_layers, int) or branch_fc_layers < 0:
-        raise ValueError(f"ecnn_stem: `branch_fc_layers` must be an integer >= 0; "
-                         f"received branch_fc_layers={branch_fc_layers!r}")
+    branch_fc_layers = check_int(branch_fc_layers, "branch_fc_layers", minimum=0, where="ecnn_stem")
     check_choice(enhanced_branch_input, ECNN_BRANCH_INPUTS, "enhanced_branch_input", "ecnn_stem")
     check_choice(extra_convs_input, ECNN_EXTRA_CONVS_INPUTS, "extra_convs_input", "ecnn_stem")
     if not enhanced and (branch_kernel != 7 or branch_fc_layers != 0):
@@ -297,13 +295,12 @@ def _regression(x, num_classes, fc_layers, hidden_units, dropout):
 
 
 def _check_head_args(num_classes, fc_layers, hidden_units, dropout, function_name):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"{function_name}: `num_classes` must be an integer >= 2; "
-                         f"received num_classes={num_classes!r}")
-    check_positive_int(fc_layers, "fc_layers", function_name)
+    """``(num_classes, fc_layers, hidden_units, dropout)`` checked, as Python ints and a float."""
+    num_classes = check_int(num_classes, "num_classes", minimum=2, where=function_name)
+    fc_layers = check_int(fc_layers, "fc_layers", minimum=1, where=function_name)
     if hidden_units is not None:
-        check_positive_int(hidden_units, "hidden_units", function_name)
-    return _check_dropout(dropout, function_name)
+        hidden_units = check_int(hidden_units, "hidden_units", minimum=1, where=function_name)
+    return num_classes, fc_layers, hidden_units, _check_dropout(dropout, function_name)
 
 
 def ecnn_fsa_head(num_classes, feature_shape=(5, 2048), scale=0.1, fc_layers=1, hidden_units=None, dropout=0.5,
@@ -333,7 +330,8 @@ def ecnn_fsa_head(num_classes, feature_shape=(5, 2048), scale=0.1, fc_layers=1, 
         A functional ``keras.Model``: features ``(B, n, D)`` -> logits ``(B, num_classes)``;
         all-zero frames are padding and are ignored.
     """
-    dropout = _check_head_args(num_classes, fc_layers, hidden_units, dropout, "ecnn_fsa_head")
+    num_classes, fc_layers, hidden_units, dropout = _check_head_args(num_classes, fc_layers, hidden_units, dropout,
+                                                                     "ecnn_fsa_head")
     feature_shape = _check_feature_shape(feature_shape, "ecnn_fsa_head")
     features = keras.Input(feature_shape, name="features")  # (B, n, D)
     mask = FrameMask(1, name="frame_mask")(features)  # (B, n)
@@ -364,7 +362,8 @@ def ecnn_score_fusion_head(num_classes, feature_shape=(5, 2048), fusion="probabi
     Returns:
         A functional ``keras.Model``: ``(B, n, D)`` -> logits ``(B, num_classes)``.
     """
-    dropout = _check_head_args(num_classes, fc_layers, hidden_units, dropout, "ecnn_score_fusion_head")
+    num_classes, fc_layers, hidden_units, dropout = _check_head_args(num_classes, fc_layers, hidden_units, dropout,
+                                                                     "ecnn_score_fusion_head")
     feature_shape = _check_feature_shape(feature_shape, "ecnn_score_fusion_head")
     features = keras.Input(feature_shape, name="features")  # (B, n, D)
     mask = FrameMask(1, name="frame_mask")(features)  # (B, n)
@@ -377,9 +376,7 @@ def _check_lstm_units(lstm_units):
     if not isinstance(lstm_units, (tuple, list)) or not lstm_units:
         raise ValueError(f"ecnn_lstm_head: `lstm_units` must be a non-empty tuple of positive ints; "
                          f"received lstm_units={lstm_units!r}")
-    for units in lstm_units:
-        check_positive_int(units, "lstm_units", "ecnn_lstm_head")
-    return tuple(lstm_units)
+    return tuple(check_int(units, "lstm_units", minimum=1, where="ecnn_lstm_head") for units in lstm_units)
 
 
 def ecnn_lstm_head(num_classes, feature_shape=(5, 2048), lstm_units=(2048,), dropout=0.5, name="ecnn_lstm"):
@@ -403,7 +400,7 @@ def ecnn_lstm_head(num_classes, feature_shape=(5, 2048), lstm_units=(2048,), dro
     Returns:
         A functional ``keras.Model``: ``(B, n, D)`` -> logits ``(B, num_classes)``.
     """
-    dropout = _check_head_args(num_classes, 1, None, dropout, "ecnn_lstm_head")
+    num_classes, _, _, dropout = _check_head_args(num_classes, 1, None, dropout, "ecnn_lstm_head")
     feature_shape = _check_feature_shape(feature_shape, "ecnn_lstm_head")
     lstm_units = _check_lstm_units(lstm_units)
     features = keras.Input(feature_shape, name="features")  # (B, n, D)
@@ -420,9 +417,8 @@ def ecnn_lstm_head(num_classes, feature_shape=(5, 2048), lstm_units=(2048,), dro
 def _assemble(make_head, num_classes, input, head, feature_shape, num_frames, frame_size, weights, stem,
               preprocessing, stem_options, name):
     """The head on features, or ``end_to_end(stem, head)``; see :func:`build_ecnn_fsa` for the arguments."""
-    if input not in INPUTS:
-        raise ValueError(f"{name}: `input` must be one of {INPUTS}; received input={input!r}")
-    check_positive_int(num_frames, "num_frames", name)
+    check_choice(input, INPUTS, "input", name)
+    num_frames = check_int(num_frames, "num_frames", minimum=1, where=name)
     if input == "features":
         if head is not None:
             raise ValueError(f"{name}: `head` is only used with input='frames'")
@@ -437,7 +433,7 @@ def _assemble(make_head, num_classes, input, head, feature_shape, num_frames, fr
         raise ValueError(f"{name}: `preprocessing` must be one of {sorted(PREPROCESSING)}; "
                          f"received preprocessing={preprocessing!r}")
     if stem is None:
-        check_positive_int(frame_size, "frame_size", name)
+        frame_size = check_int(frame_size, "frame_size", minimum=1, where=name)
         stem = ecnn_stem(weights=weights, input_shape=(frame_size, frame_size, 3), **stem_options)
     elif not isinstance(stem, keras.Model):
         raise ValueError(f"{name}: `stem` must be None or a keras.Model; received stem={stem!r}")
@@ -589,11 +585,13 @@ MODELS = (
     ModelSpec("ecnn_lstm2_fc1_k5", "ecnn_fsa", "ECNN with one FC in a 5x5 enhanced branch, two LSTMs",
               "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc1, 5 x 5)' 40.16 % AFEW",
               build_ecnn_lstm,
-              defaults={"name": "ecnn_lstm2_fc1_k5", "lstm_units": (2048, 2048), "branch_fc_layers": 1, "branch_kernel": 5}),
+              defaults={"name": "ecnn_lstm2_fc1_k5", "lstm_units": (2048, 2048), "branch_fc_layers": 1,
+                        "branch_kernel": 5}),
     ModelSpec("ecnn_lstm2_fc2_k5", "ecnn_fsa", "ECNN with two FC in a 5x5 enhanced branch, two LSTMs",
               "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc2, 5 x 5)' 39.34 % AFEW",
               build_ecnn_lstm,
-              defaults={"name": "ecnn_lstm2_fc2_k5", "lstm_units": (2048, 2048), "branch_fc_layers": 2, "branch_kernel": 5}),
+              defaults={"name": "ecnn_lstm2_fc2_k5", "lstm_units": (2048, 2048), "branch_fc_layers": 2,
+                        "branch_kernel": 5}),
     ModelSpec("ecnn_lstm2_fc2_k7", "ecnn_fsa", "ECNN with two FC in the 7x7 enhanced branch, two LSTMs",
               "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc2, 7 x 7)' 40.44 % AFEW",
               build_ecnn_lstm,

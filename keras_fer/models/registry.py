@@ -16,6 +16,7 @@ True
 import functools
 import types
 
+from data_prep.checks import check_choice, check_int
 from keras_fer.models import ast, ceflnet, ecnn_fsa, stanet, stcam
 from keras_fer.models.spec import INPUTS, ModelSpec
 
@@ -44,8 +45,7 @@ def list_models(paper=None):
 def get_spec(name):
     """The :class:`ModelSpec` of ``name``; ValueError listing the names if unknown."""
     specs = _specs()
-    if name not in specs:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(specs)}")
+    check_choice(name, tuple(specs), "name")
     return specs[name]
 
 
@@ -66,10 +66,8 @@ def create_model(name, num_classes, input="features", head=None, **kwargs):
         A ``keras.Model``. :func:`keras_fer.models.attention_model` gives its attention scores.
     """
     spec = get_spec(name)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"`num_classes` must be an integer >= 2; received num_classes={num_classes!r}")
-    if input not in INPUTS:
-        raise ValueError(f"`input` must be one of {INPUTS}; received input={input!r}")
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
+    check_choice(input, INPUTS, "input")
     if head is not None and input != "frames":
         raise ValueError("`head` is only used with input='frames' (it wraps an existing head)")
     return spec.build(num_classes, input=input, head=head, **kwargs)

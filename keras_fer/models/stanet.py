@@ -46,11 +46,10 @@ scores = keras_fer.models.attention_model(model)(flow)  # "soft_mask_branch", "t
 import keras
 from keras import ops
 
+from data_prep.checks import check_choice, check_int
 from keras_fer.layers.temporal_affinity_attention import HIDDEN_MODES, TemporalAffinityAttention
-from keras_fer.layers.utils import check_positive_int
 from keras_fer.models.common import FrameMask, MaskedMax, MaskedMean, end_to_end
 from keras_fer.models.spec import ModelSpec
-from keras_fer.stems.checks import check_choice
 from keras_fer.stems.flow_net import FLOW_CHANNELS, FLOW_CNN_FILTERS, flow_cnn
 
 __all__ = [
@@ -136,7 +135,8 @@ class SoftMaskL1Penalty(keras.layers.Layer):
     def __init__(self, l1_penalty=L1_PENALTY, frames_per_sample=1, **kwargs):
         super().__init__(**kwargs)
         self.l1_penalty = _check_penalty(l1_penalty, "SoftMaskL1Penalty")
-        self.frames_per_sample = check_positive_int(frames_per_sample, "frames_per_sample", "SoftMaskL1Penalty")
+        self.frames_per_sample = check_int(frames_per_sample, "frames_per_sample", minimum=1,
+                                           where="SoftMaskL1Penalty")
 
     def call(self, inputs):
         features, soft_mask = inputs
@@ -196,7 +196,7 @@ def stanet_stem(
     """
     check_choice(spatial_attention, SPATIAL_ATTENTIONS, "spatial_attention", "stanet_stem")
     l1_penalty = _check_penalty(l1_penalty, "stanet_stem")
-    check_positive_int(frames_per_sample, "frames_per_sample", "stanet_stem")
+    frames_per_sample = check_int(frames_per_sample, "frames_per_sample", minimum=1, where="stanet_stem")
     if (
         not isinstance(frame_size, (tuple, list))
         or len(frame_size) != 2
@@ -267,8 +267,7 @@ def stanet_head(
         with the branch, ``attention_model`` returns ``w`` ``(B, T)`` under
         ``"temporal_attention"``.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"stanet_head: `num_classes` must be an integer >= 2; received num_classes={num_classes!r}")
+    num_classes = check_int(num_classes, "num_classes", minimum=2, where="stanet_head")
     if (
         not isinstance(feature_shape, (tuple, list))
         or len(feature_shape) != 2
@@ -371,10 +370,11 @@ def build_stanet(
         if input == "features":
             return head
     elif not isinstance(head, keras.Model) or len(head.inputs) != 1 or len(head.inputs[0].shape) != 3:
-        raise ValueError(f"build_stanet: `head` must be a STANet head with input (B, T, D); received {head!r}")
+        raise ValueError(f"build_stanet: `head` must be a STANet head with input (B, T, D); received head={head!r}")
     elif head.outputs[0].shape[-1] != num_classes:
         raise ValueError(
-            f"build_stanet: `head` outputs {head.outputs[0].shape[-1]} classes but num_classes={num_classes}"
+            f"build_stanet: `head` {head.name} outputs {head.outputs[0].shape[-1]} classes; "
+            f"received num_classes={num_classes}"
         )
     num_frames = head.inputs[0].shape[1]
     if num_frames is None:

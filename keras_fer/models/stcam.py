@@ -64,6 +64,7 @@ import numbers
 import keras
 from keras import layers
 
+from data_prep.checks import check_int
 from keras_fer.models.common import end_to_end
 from keras_fer.models.spec import ModelSpec
 from keras_fer.stems.inception_resnet import ATTENTION_OPTIONS, FEATURE_DIM, inception_resnet3d
@@ -89,26 +90,12 @@ _DROPOUT = 0.0
 _INPUTS = ("features", "frames")
 
 
-def _check_num_classes(num_classes, function_name):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
-        raise ValueError(f"{function_name}: `num_classes` must be an integer >= 2; "
-                         f"received num_classes={num_classes!r}")
-    return int(num_classes)
-
-
-def _check_positive_int(value, argument, function_name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{function_name}: `{argument}` must be a positive integer; received {argument}={value!r}")
-    return int(value)
-
-
 def _check_feature_shape(feature_shape):
     shape = tuple(feature_shape) if isinstance(feature_shape, (list, tuple)) else feature_shape
     if not isinstance(shape, tuple) or len(shape) != 1:
         raise ValueError(f"stcam_head: `feature_shape` must be a 1-tuple (the pooled feature, ({FEATURE_DIM},)); "
                          f"received feature_shape={feature_shape!r}")
-    _check_positive_int(shape[0], "feature_shape", "stcam_head")
-    return (int(shape[0]),)
+    return (check_int(shape[0], "feature_shape", minimum=1, where="stcam_head"),)
 
 
 def _check_frame_size(frame_size):
@@ -147,9 +134,9 @@ def stcam_head(num_classes, feature_shape=(FEATURE_DIM,), hidden_units=_HIDDEN_U
         >>> head(np.zeros((2, 1072), "float32")).shape
         TensorShape([2, 6])
     """
-    num_classes = _check_num_classes(num_classes, "stcam_head")
+    num_classes = check_int(num_classes, "num_classes", minimum=2, where="stcam_head")
     feature_shape = _check_feature_shape(feature_shape)
-    hidden_units = _check_positive_int(hidden_units, "hidden_units", "stcam_head")
+    hidden_units = check_int(hidden_units, "hidden_units", minimum=1, where="stcam_head")
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"stcam_head: `dropout` must be a number in [0, 1); received dropout={dropout!r}")
     features = keras.Input(feature_shape, name="features")
@@ -225,7 +212,7 @@ def build_stcam(num_classes, input="features", head=None, *, attention="cam_stam
     if attention not in ATTENTION_OPTIONS:
         raise ValueError(f"build_stcam: `attention` must be one of {ATTENTION_OPTIONS}; "
                          f"received attention={attention!r}")
-    num_classes = _check_num_classes(num_classes, "build_stcam")
+    num_classes = check_int(num_classes, "num_classes", minimum=2, where="build_stcam")
     if input not in _INPUTS:
         raise ValueError(f"build_stcam: `input` must be one of {_INPUTS}; received input={input!r}")
     name = _NAMES[attention]
@@ -251,7 +238,7 @@ def build_stcam(num_classes, input="features", head=None, *, attention="cam_stam
         )
     if input == "features":
         return head
-    num_frames = _check_positive_int(num_frames, "num_frames", "build_stcam")
+    num_frames = check_int(num_frames, "num_frames", minimum=1, where="build_stcam")
     height, width = _check_frame_size(frame_size)
     if preprocessing not in PREPROCESSING:
         raise ValueError(f"build_stcam: `preprocessing` must be one of {sorted(PREPROCESSING)}; "

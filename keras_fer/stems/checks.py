@@ -16,21 +16,17 @@ def check_input_shape(input_shape, min_sizes, channels, function_name):
     """
     expected = ", ".join(f"size>={size}" for size in min_sizes)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != len(min_sizes) + 1:
-        raise ValueError(f"{function_name}: `input_shape` must be ({expected}, {channels}); received {input_shape!r}")
+        raise ValueError(f"{function_name}: `input_shape` must be ({expected}, {channels}); "
+                         f"received input_shape={input_shape!r}")
     *sizes, depth = input_shape
     if depth != channels:
-        raise ValueError(f"{function_name}: `input_shape` must have {channels} channels last; received {input_shape!r}")
+        raise ValueError(f"{function_name}: `input_shape` must have {channels} channels last; "
+                         f"received input_shape={input_shape!r}")
     for size, min_size in zip(sizes, min_sizes):
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < min_size):
             raise ValueError(
                 f"{function_name}: `input_shape` must be ({expected}, {channels}) with None or integer sizes; "
-                f"received {input_shape!r}"
+                f"received input_shape={input_shape!r}"
             )
     return tuple(input_shape)
 
-
-def check_choice(value, choices, argument, function_name):
-    """Raise ``ValueError`` naming ``argument`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{function_name}: `{argument}` must be one of {choices}; received {argument}={value!r}")
-    return value

@@ -10,7 +10,8 @@ concatenated: a 2048-d feature per frame (paper table 1: n x 2048 into FSA).
 import keras
 from keras import layers
 
-from keras_fer.stems.checks import check_choice, check_input_shape
+from data_prep.checks import check_choice
+from keras_fer.stems.checks import check_input_shape
 from keras_fer.stems.vggface import VGGFACE16_PUBLISHED_AT, vgg16_conv_blocks
 from keras_fer.stems.weights import load_weights
 

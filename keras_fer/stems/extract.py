@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from data_prep.checks import check_int
+
 _AUTO = "auto"
 _STOP_POLL_SECONDS = 0.1
 # stem -> {(preprocess, batch shape, dtype, XLA, mixed, output dtype): (model, compiled function)}, so that
@@ -33,12 +35,6 @@ def _gpu_available():
 def _check_flag(value, name):
     if value not in (_AUTO, True, False):
         raise ValueError(f"extract_features: `{name}` must be 'auto', True or False; received {name}={value!r}")
-    return value
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"extract_features: `{name}` must be a positive integer; received {name}={value!r}")
     return value
 
 
@@ -232,8 +228,8 @@ def extract_features(
     """
     if not isinstance(stem, keras.Model):
         raise ValueError(f"extract_features: `stem` must be a keras.Model; received stem={stem!r}")
-    _check_positive_int(batch_size, "batch_size")
-    _check_positive_int(prefetch_batches, "prefetch_batches")
+    batch_size = check_int(batch_size, "batch_size", minimum=1, where="extract_features")
+    prefetch_batches = check_int(prefetch_batches, "prefetch_batches", minimum=1, where="extract_features")
     _check_flag(jit_compile, "jit_compile")
     _check_flag(mixed_precision, "mixed_precision")
     if preprocess is not None and not callable(preprocess):

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_fer.stems.checks import check_choice
+from data_prep.checks import check_choice
 from keras_fer.stems.weights import WeightsInfo, resolve_weights_path
 
 FER2013_CLASS_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

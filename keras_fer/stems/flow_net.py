@@ -13,6 +13,7 @@ the third feature map: ``S = (1 + M) * L3`` (eq. 2). The per-frame feature
 import keras
 from keras import layers
 
+from data_prep.checks import check_int
 from keras_fer.layers.soft_mask_branch import SoftMaskBranch
 from keras_fer.stems.checks import check_input_shape
 from keras_fer.stems.weights import load_weights
@@ -109,8 +110,7 @@ def flow_cnn(
     if not isinstance(soft_mask, bool):
         raise ValueError(f"flow_cnn: `soft_mask` must be True or False; received soft_mask={soft_mask!r}")
     filters = _check_filters(filters)
-    if isinstance(mask_depth, bool) or not isinstance(mask_depth, int) or mask_depth < 1:
-        raise ValueError(f"flow_cnn: `mask_depth` must be a positive integer; received mask_depth={mask_depth!r}")
+    mask_depth = check_int(mask_depth, "mask_depth", minimum=1, where="flow_cnn")
     min_size = 8 * 2**mask_depth if soft_mask else 8
     input_shape = check_input_shape(input_shape, (min_size, min_size), FLOW_CHANNELS, "flow_cnn")
     if soft_mask and None in input_shape:

@@ -23,7 +23,7 @@ Example:
 ['vggface16', 'ecnn_vgg16', 'resnet18', 'fer2013_mini_xception']
 >>> get_stem("resnet18").preprocessing
 'resnet18'
-"""
+"""  # noqa: E501
 
 import dataclasses
 from collections.abc import Callable

@@ -18,7 +18,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from keras_fer.stems.checks import check_choice, check_input_shape
+from data_prep.checks import check_choice
+from keras_fer.stems.checks import check_input_shape
 from keras_fer.stems.weights import load_weights
 
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)

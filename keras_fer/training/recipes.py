@@ -26,6 +26,9 @@ import types
 
 import keras
 
+from data_prep import checks
+from data_prep.checks import check_choice, check_int
+
 __all__ = ["AUGMENTATIONS", "OPTIMIZERS", "RECIPES", "SCHEDULES", "Recipe", "build_model", "get_recipe"]
 
 OPTIMIZERS = ("sgd", "adam")
@@ -92,18 +95,15 @@ class Recipe:
     scales: tuple = ()
 
     def __post_init__(self):
-        def fail(name, expected):
-            raise ValueError(f"Recipe({self.paper}): `{name}` must be {expected}; received "
-                             f"{name}={getattr(self, name)!r}")
+        where = f"Recipe({self.paper})"
 
-        if self.optimizer not in OPTIMIZERS:
-            fail("optimizer", f"one of {OPTIMIZERS}")
-        if self.schedule not in SCHEDULES:
-            fail("schedule", f"one of {SCHEDULES}")
+        def fail(name, requirement):
+            checks.fail(name, requirement, getattr(self, name), where)
+
+        check_choice(self.optimizer, OPTIMIZERS, "optimizer", where)
+        check_choice(self.schedule, SCHEDULES, "schedule", where)
         for name in ("epochs", "batch_size", "frame_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                fail(name, "a positive integer")
+            check_int(getattr(self, name), name, minimum=1, where=where)
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             fail("learning_rate", "a positive number")
         for name in ("momentum", "weight_decay", "label_smoothing"):
@@ -126,8 +126,7 @@ class Recipe:
 
     def learning_rate_schedule(self, steps_per_epoch):
         """The learning rate as a Keras schedule (or a float for ``"constant"``), stepped per batch."""
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-            raise ValueError(f"`steps_per_epoch` must be a positive integer; received {steps_per_epoch!r}")
+        steps_per_epoch = check_int(steps_per_epoch, "steps_per_epoch", minimum=1)
         if self.schedule == "constant":
             return float(self.learning_rate)
         if self.schedule == "step":
@@ -269,6 +268,7 @@ def build_model(recipe, num_classes, steps_per_epoch, model=None, input="feature
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     name = recipe.model if model is None else model
     if get_spec(name).paper != recipe.paper:
-        raise ValueError(f"model {name!r} belongs to paper {get_spec(name).paper!r}, not to the {recipe.paper!r} recipe")
+        raise ValueError(f"model {name!r} belongs to paper {get_spec(name).paper!r}, "
+                         f"not to the {recipe.paper!r} recipe")
     return recipe.compile(create_model(name, num_classes, input=input, **model_kwargs), steps_per_epoch)
 

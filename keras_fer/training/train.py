@@ -19,7 +19,7 @@ Example:
 >>> result = fit(model, train, validation, epochs=30, out_dir="runs/fold0")   # doctest: +SKIP
 >>> result.best_epoch, result.history["val_loss"][result.best_epoch - 1]         # doctest: +SKIP
 (17, 0.41)
-"""
+"""  # noqa: E501
 
 import csv
 import dataclasses
@@ -29,6 +29,7 @@ import os
 import keras
 import numpy as np
 
+from data_prep.checks import check_int
 from data_prep.files import atomic_path
 
 __all__ = ["FitResult", "SelectBest", "fit", "read_history"]
@@ -156,10 +157,9 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
     Raises:
         ValueError: bad arguments.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"`epochs` must be an int >= 1; received epochs={epochs!r}")
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
-        raise ValueError(f"`patience` must be None or an int >= 1; received patience={patience!r}")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    if patience is not None:
+        patience = check_int(patience, "patience", minimum=1)
     if validation_data is not None and not monitor.startswith("val_"):
         raise ValueError(f"`monitor` must be a validation metric ('val_...') so that selection never sees training "
                          f"or test data; received monitor={monitor!r}")

@@ -1,4 +1,4 @@
-"""Helpers shared by the viz modules: a pyplot-free figure, argument checks and the atomic PNG save."""
+"""Helpers shared by the viz modules: a pyplot-free figure, argument checks, the title and the atomic PNG save."""
 
 import os
 
@@ -20,12 +20,24 @@ def new_figure(figsize):
 
 def check_title(title):
     if title is not None and not isinstance(title, str):
-        raise ValueError(f"`title` must be a string or None, received {title!r}")
+        raise ValueError(f"`title` must be a string or None; received title={title!r}")
 
 
 def check_path(path):
     if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"`path` must be a file path (str or os.PathLike) or None, received {path!r}")
+        raise ValueError(f"`path` must be a file path (str or os.PathLike) or None; received path={path!r}")
+
+
+def finish_figure(figure, title, path, axes=None):
+    """``figure`` with its title (on ``axes``, or the figure's when None), saved as a PNG at ``path`` if given."""
+    if title is not None:
+        if axes is None:
+            figure.suptitle(title)
+        else:
+            axes.set_title(title)
+    if path is not None:
+        save_png(figure, path)
+    return figure
 
 
 def save_png(figure, path):

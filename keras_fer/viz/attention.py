@@ -44,8 +44,9 @@ import matplotlib
 import numpy as np
 from matplotlib.patches import Patch
 
+from data_prep.checks import check_choice, check_int
 from keras_fer.models.ceflnet import EIAN_NAME
-from keras_fer.viz._common import check_path, check_title, new_figure, save_png
+from keras_fer.viz._common import check_path, check_title, finish_figure, new_figure
 
 __all__ = [
     "NORMALIZATIONS",
@@ -74,22 +75,17 @@ def _to_numpy(scores, argument):
     try:
         array = np.asarray(keras.ops.convert_to_numpy(scores), dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"`{argument}` must be a numeric array, received {type(scores).__name__}") from None
+        raise ValueError(f"`{argument}` must be a numeric array; "
+                         f"received {argument} of type {type(scores).__name__}") from None
     if not np.all(np.isfinite(array)):
         raise ValueError(f"`{argument}` must be finite (no NaN or inf)")
     return array
 
 
-def _check_positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{argument}` must be a positive integer, received {value!r}")
-    return int(value)
-
-
 def _check_unit_range(array, argument, hint=""):
     if array.size and (array.min() < 0.0 or array.max() > 1.0):
-        raise ValueError(f"`{argument}` must lie in [0, 1], received values in [{array.min():.4g}, "
-                         f"{array.max():.4g}]{hint}")
+        raise ValueError(f"`{argument}` must lie in [0, 1]{hint}; received {argument} in [{array.min():.4g}, "
+                         f"{array.max():.4g}]")
 
 
 def _steps_of_frames(num_steps, num_frames):
@@ -107,17 +103,18 @@ def _min_max(maps, axes):
 def _non_local_maps(scores, grid, query):
     """(B, T', h, w) from a non-local affinity (B, N, N): the column mean, or the row of one query position."""
     if scores.ndim != 3 or scores.shape[1] != scores.shape[2]:
-        raise ValueError(f"`scores` of kind 'non_local' must be a (B, N, N) affinity with N = T*h*w positions, "
-                         f"received shape {scores.shape}")
+        raise ValueError(f"`scores` of kind 'non_local' must be a (B, N, N) affinity with N = T*h*w positions; "
+                         f"received scores.shape={scores.shape}")
     if (not isinstance(grid, Sequence) or len(grid) != 3
             or any(isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 for size in grid)):
         raise ValueError(f"`grid` must be the (T, h, w) of the non-local block's input, three positive integers "
-                         f"(for STCAM: the input frames, height / 8 and width / 8 at block_a), received {grid!r}")
+                         f"(for STCAM: the input frames, height / 8 and width / 8 at block_a); "
+                         f"received grid={grid!r}")
     grid = tuple(int(size) for size in grid)
     positions = scores.shape[1]
     if grid[0] * grid[1] * grid[2] != positions:
-        raise ValueError(f"`grid` {grid} has {grid[0] * grid[1] * grid[2]} positions but the scores have "
-                         f"{positions}")
+        raise ValueError(f"`grid` must have as many positions as the scores ({positions}); received grid={grid!r} "
+                         f"with {grid[0] * grid[1] * grid[2]}")
     if query is None:
         received = scores.mean(axis=1)  # (B, N): mean over the queries i of f(x_i, x_j) / C(x)
     else:
@@ -131,7 +128,7 @@ def _non_local_maps(scores, grid, query):
             index = -1
         if not 0 <= index < positions:
             raise ValueError(f"`query` must be None, a flat position in [0, {positions}) or a (t, y, x) inside "
-                             f"the grid {grid}, received {query!r}")
+                             f"the grid {grid}; received query={query!r}")
         received = scores[:, index, :]  # (B, N): what the query position attends to
     return received.reshape((scores.shape[0],) + grid)  # (B, T', h, w), positions in row-major (t, y, x)
 
@@ -195,38 +192,37 @@ def spatial_maps(scores, kind, num_frames=None, *, grid=None, query=None, normal
     >>> spatial_maps(affinity, "non_local", grid=(1, 2, 2))[0, 0].tolist()
     [[0.0, 0.0], [0.0, 1.0]]
     """
-    if kind not in SPATIAL_KINDS:
-        raise ValueError(f"`kind` must be one of {SPATIAL_KINDS}, received {kind!r}")
+    check_choice(kind, SPATIAL_KINDS, "kind")
     if normalize is None:
         normalize = "clip" if kind == "non_local" else "none"
     if normalize not in NORMALIZATIONS:
-        raise ValueError(f"`normalize` must be None or one of {NORMALIZATIONS}, received {normalize!r}")
+        raise ValueError(f"`normalize` must be None or one of {NORMALIZATIONS}; received normalize={normalize!r}")
     if kind != "non_local" and (grid is not None or query is not None):
-        raise ValueError(f"`grid` and `query` are for kind='non_local', received grid={grid!r}, query={query!r} "
-                         f"with kind={kind!r}")
+        raise ValueError(f"`grid` and `query` must be None with kind={kind!r} (they are for kind='non_local'); "
+                         f"received grid={grid!r}, query={query!r}")
     values = _to_numpy(scores, "scores")
     if kind == "stam":
         if values.ndim != 5 or values.shape[-1] != 1:
-            raise ValueError(f"`scores` of kind 'stam' must be (B, T, h, w, 1), received shape {values.shape}")
+            raise ValueError(f"`scores` of kind 'stam' must be (B, T, h, w, 1); received scores.shape={values.shape}")
         _check_unit_range(values, "scores")
         maps = values[..., 0]  # (B, T', h, w)
     elif kind == "soft_mask":
         if values.ndim != 5:
             raise ValueError(f"`scores` of kind 'soft_mask' must be (B, T, h, w, C) (for the per-frame stem's "
-                             f"(N, h, w, C) pass scores[None]), received shape {values.shape}")
+                             f"(N, h, w, C) pass scores[None]); received scores.shape={values.shape}")
         _check_unit_range(values, "scores")
         maps = values.mean(axis=-1)  # (B, T, h, w)
     else:
         maps = _non_local_maps(values, grid, query)  # (B, T', h, w)
     if maps.shape[0] == 0 or maps.shape[1] == 0:
-        raise ValueError(f"`scores` must hold at least one clip and one step, received shape {values.shape}")
+        raise ValueError(f"`scores` must hold at least one clip and one step; received scores.shape={values.shape}")
     steps = maps.shape[1]
     if num_frames is None:
         num_frames = steps
-    num_frames = _check_positive_int(num_frames, "num_frames")
+    num_frames = check_int(num_frames, "num_frames", minimum=1)
     if num_frames < steps:
-        raise ValueError(f"`num_frames` must be at least the {steps} attention steps of the scores, received "
-                         f"{num_frames}")
+        raise ValueError(f"`num_frames` must be at least the {steps} attention steps of the scores; "
+                         f"received num_frames={num_frames!r}")
     if normalize == "clip":
         maps = _min_max(maps, (1, 2, 3))
     elif normalize == "frame":
@@ -239,8 +235,8 @@ def spatial_maps(scores, kind, num_frames=None, *, grid=None, query=None, normal
 def _check_maps(maps, argument="maps"):
     values = _to_numpy(maps, argument)
     if values.ndim != 3 or 0 in values.shape:
-        raise ValueError(f"`{argument}` must be (T, h, w) with every size >= 1 (one clip of spatial_maps), "
-                         f"received shape {values.shape}")
+        raise ValueError(f"`{argument}` must be (T, h, w) with every size >= 1 (one clip of spatial_maps); "
+                         f"received {argument}.shape={values.shape}")
     _check_unit_range(values, argument, " (see spatial_maps' normalize)")
     return values.astype(np.float32)
 
@@ -248,7 +244,7 @@ def _check_maps(maps, argument="maps"):
 def _check_size(size):
     if (not isinstance(size, Sequence) or len(size) != 2
             or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in size)):
-        raise ValueError(f"`size` must be (height, width), two positive integers, received {size!r}")
+        raise ValueError(f"`size` must be (height, width), two positive integers; received size={size!r}")
     return int(size[0]), int(size[1])
 
 
@@ -283,7 +279,8 @@ def _check_frames(frames):
     array = np.asarray(frames)
     if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3 or 0 in array.shape:
         raise ValueError(f"`frames` must be uint8 RGB face crops (T, H, W, 3) (convert floats with "
-                         f"np.clip(x, 0, 255).astype(np.uint8)), received dtype {array.dtype}, shape {array.shape}")
+                         f"np.clip(x, 0, 255).astype(np.uint8)); received frames.dtype={array.dtype}, "
+                         f"frames.shape={array.shape}")
     return array
 
 
@@ -294,18 +291,19 @@ def _check_frame_indices(frame_indices, count):
     try:
         indices = np.asarray(frame_indices)
     except (TypeError, ValueError):
-        raise ValueError(f"`frame_indices` must be {count} increasing numbers, received {frame_indices!r}") from None
+        raise ValueError(f"`frame_indices` must be {count} increasing numbers; "
+                         f"received frame_indices={frame_indices!r}") from None
     if (indices.shape != (count,) or indices.dtype == bool or not np.issubdtype(indices.dtype, np.number)
             or not np.all(np.isfinite(indices)) or np.any(np.diff(indices) <= 0)):
         raise ValueError(f"`frame_indices` must be {count} strictly increasing numbers (one per frame, e.g. the "
-                         f"video frame numbers), received {frame_indices!r}")
+                         f"video frame numbers); received frame_indices={frame_indices!r}")
     return indices
 
 
 def _check_cmap(cmap):
     if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
-        raise ValueError(f"`cmap` must be the name of a Matplotlib colormap (e.g. 'jet', 'viridis'), received "
-                         f"{cmap!r}")
+        raise ValueError(f"`cmap` must be the name of a Matplotlib colormap (e.g. 'jet', 'viridis'); "
+                         f"received cmap={cmap!r}")
 
 
 def _shown(count, max_frames):
@@ -358,14 +356,14 @@ def attention_overlay_figure(frames, maps, *, frame_indices=None, alpha=0.5, cma
     frames = _check_frames(frames)
     values = _check_maps(maps)
     if len(values) != len(frames):
-        raise ValueError(f"`maps` must have one map per frame: {len(frames)} frames, received {len(values)} maps")
+        raise ValueError(f"`maps` must have one map per frame ({len(frames)} frames); received {len(values)} maps")
     indices = _check_frame_indices(frame_indices, len(frames))
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"`alpha` must be a number in [0, 1], received {alpha!r}")
+        raise ValueError(f"`alpha` must be a number in [0, 1]; received alpha={alpha!r}")
     _check_cmap(cmap)
     check_title(title)
     check_path(path)
-    max_frames = _check_positive_int(max_frames, "max_frames")
+    max_frames = check_int(max_frames, "max_frames", minimum=1)
 
     shown = _shown(len(frames), max_frames)
     upsampled = upsample_maps(values[shown], frames.shape[1:3])  # (n, H, W)
@@ -380,28 +378,24 @@ def attention_overlay_figure(frames, maps, *, frame_indices=None, alpha=0.5, cma
         axes.set_axis_off()
     colorbar = figure.colorbar(image, ax=list(panels), shrink=0.9)
     colorbar.set_label("attention")
-    if title is not None:
-        figure.suptitle(title)
-    if path is not None:
-        save_png(figure, path)
-    return figure
+    return finish_figure(figure, title, path)
 
 
 def _check_weights(weights):
     values = _to_numpy(weights, "weights")
     if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"`weights` must be a non-empty 1-D array (T,) of one weight per frame or clip, received "
-                         f"shape {values.shape}")
+        raise ValueError(f"`weights` must be a non-empty 1-D array (T,) of one weight per frame or clip; "
+                         f"received weights.shape={values.shape}")
     if np.any(values < 0):
-        raise ValueError(f"`weights` must be non-negative, received {values.tolist()}")
+        raise ValueError(f"`weights` must be non-negative; received weights={values.tolist()}")
     return values
 
 
 def _check_frame_scores(frame_scores, count):
     values = _to_numpy(frame_scores, "frame_scores")
     if values.ndim != 2 or values.shape[0] != count or values.shape[1] == 0:
-        raise ValueError(f"`frame_scores` must be (T, C) class probabilities with T = {count} (one row per bar), "
-                         f"received shape {values.shape}")
+        raise ValueError(f"`frame_scores` must be (T, C) class probabilities with T = {count} (one row per bar); "
+                         f"received frame_scores.shape={values.shape}")
     _check_unit_range(values, "frame_scores", " (pass probabilities, e.g. softmax of the logits)")
     return values
 
@@ -411,11 +405,11 @@ def _check_names(class_names, count):
         return [f"class {index}" for index in range(count)] if count is not None else None
     if isinstance(class_names, str) or not isinstance(class_names, Sequence) or not all(
             isinstance(name, str) for name in class_names):
-        raise ValueError(f"`class_names` must be a list of strings, received {class_names!r}")
+        raise ValueError(f"`class_names` must be a list of strings; received class_names={class_names!r}")
     names = list(class_names)
     if count is not None and len(names) != count:
-        raise ValueError(f"`class_names` must have one name per column of `frame_scores` ({count}), received "
-                         f"{len(names)}: {names!r}")
+        raise ValueError(f"`class_names` must have one name per column of `frame_scores` ({count}); "
+                         f"received {len(names)}: class_names={names!r}")
     return names
 
 
@@ -468,16 +462,13 @@ def temporal_weights_figure(weights, *, frame_indices=None, frame_scores=None, c
     indices = _check_frame_indices(frame_indices, count)
     scores = None if frame_scores is None else _check_frame_scores(frame_scores, count)
     names = _check_names(class_names, None if scores is None else scores.shape[1])
-    if chosen is not None and (isinstance(chosen, bool) or not isinstance(chosen, numbers.Integral)
-                               or not 0 <= chosen < count):
-        raise ValueError(f"`chosen` must be None or a bar position in [0, {count}) (not a frame number), "
-                         f"received {chosen!r}")
+    if chosen is not None:
+        chosen = check_int(chosen, "chosen", 0, count - 1)
     if source is not None and not isinstance(source, str):
-        raise ValueError(f"`source` must be a string or None, received {source!r}")
+        raise ValueError(f"`source` must be a string or None; received source={source!r}")
     if unit is None:
         unit = "clip" if source == EIAN_NAME else "frame"
-    if unit not in UNITS:
-        raise ValueError(f"`unit` must be None or one of {UNITS}, received {unit!r}")
+    check_choice(unit, UNITS, "unit")
     check_title(title)
     check_path(path)
 
@@ -508,8 +499,4 @@ def temporal_weights_figure(weights, *, frame_indices=None, frame_scores=None, c
         twin.set_ylim(0.0, 1.0)
         twin.set_ylabel("class probability")
         twin.legend(loc="center left", bbox_to_anchor=(1.12, 0.5), fontsize="small")
-    if title is not None:
-        axes.set_title(title)
-    if path is not None:
-        save_png(figure, path)
-    return figure
+    return finish_figure(figure, title, path, axes)

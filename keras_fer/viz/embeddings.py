@@ -27,8 +27,9 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from data_prep.checks import check_choice, check_int
 from keras_fer.keras_private import inbound_nodes, is_functional, nodes_by_depth
-from keras_fer.viz._common import check_path, check_title, new_figure, save_png
+from keras_fer.viz._common import check_path, check_title, finish_figure, new_figure
 
 __all__ = ["METHODS", "embedding_figure", "embedding_model", "project_embeddings", "video_embeddings"]
 
@@ -42,18 +43,14 @@ def _check_embeddings(embeddings):
     try:
         values = np.asarray(keras.ops.convert_to_numpy(embeddings), dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"`embeddings` must be a numeric (N, D) array, received {type(embeddings).__name__}") from None
+        raise ValueError(f"`embeddings` must be a numeric (N, D) array; "
+                         f"received embeddings of type {type(embeddings).__name__}") from None
     if values.ndim != 2 or values.shape[0] < 2 or values.shape[1] < 1:
-        raise ValueError(f"`embeddings` must be (N, D) with N >= 2 videos and D >= 1, received shape {values.shape}")
+        raise ValueError(f"`embeddings` must be (N, D) with N >= 2 videos and D >= 1; "
+                         f"received embeddings.shape={values.shape}")
     if not np.all(np.isfinite(values)):
         raise ValueError("`embeddings` must be finite (no NaN or inf)")
     return values
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer, received {seed!r}")
-    return int(seed)
 
 
 def _project(values, method, seed, perplexity):
@@ -71,7 +68,8 @@ def _project(values, method, seed, perplexity):
     if perplexity is None:
         perplexity = min(TSNE_PERPLEXITY, (count - 1) / 3.0)
     elif isinstance(perplexity, bool) or not isinstance(perplexity, numbers.Real) or not 0 < perplexity < count:
-        raise ValueError(f"`perplexity` must be None or a number in (0, N) = (0, {count}), received {perplexity!r}")
+        raise ValueError(f"`perplexity` must be None or a number in (0, N) = (0, {count}); "
+                         f"received perplexity={perplexity!r}")
     tsne = TSNE(n_components=2, perplexity=float(perplexity), init="pca" if dim >= 2 else "random",
                 learning_rate="auto", random_state=seed)
     return tsne.fit_transform(values).astype(np.float64), ["t-SNE 1", "t-SNE 2"]
@@ -106,11 +104,11 @@ def project_embeddings(embeddings, method="pca", seed=0, perplexity=None):
     [[-1.0, 0.0], [1.0, 0.0]]
     """
     values = _check_embeddings(embeddings)
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}, received {method!r}")
-    seed = _check_seed(seed)
+    check_choice(method, METHODS, "method")
+    seed = check_int(seed, "seed", minimum=0)
     if method == "pca" and perplexity is not None:
-        raise ValueError(f"`perplexity` is for method='tsne', received perplexity={perplexity!r} with method='pca'")
+        raise ValueError(f"`perplexity` must be None with method='pca' (it is for method='tsne'); "
+                         f"received perplexity={perplexity!r}")
     return _project(values, method, seed, perplexity)[0]
 
 
@@ -118,11 +116,11 @@ def _check_labels(labels, count, num_classes):
     try:
         array = np.asarray(labels)
     except (TypeError, ValueError):
-        raise ValueError(f"`labels` must be {count} class indices, received {labels!r}") from None
+        raise ValueError(f"`labels` must be {count} class indices; received labels={labels!r}") from None
     if (array.shape != (count,) or array.dtype == bool or not np.issubdtype(array.dtype, np.integer)
             or np.any(array < 0) or np.any(array >= num_classes)):
         raise ValueError(f"`labels` must be {count} integer class indices in [0, {num_classes}) (one per row of "
-                         f"`embeddings`), received {labels!r}")
+                         f"`embeddings`); received labels={labels!r}")
     return array
 
 
@@ -150,12 +148,11 @@ def embedding_figure(embeddings, labels, class_names, *, method="pca", seed=0, t
     values = _check_embeddings(embeddings)
     if isinstance(class_names, str) or not isinstance(class_names, Sequence) or not class_names or not all(
             isinstance(name, str) for name in class_names):
-        raise ValueError(f"`class_names` must be a non-empty list of strings, received {class_names!r}")
+        raise ValueError(f"`class_names` must be a non-empty list of strings; received class_names={class_names!r}")
     names = list(class_names)
     classes = _check_labels(labels, len(values), len(names))
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}, received {method!r}")
-    seed = _check_seed(seed)
+    check_choice(method, METHODS, "method")
+    seed = check_int(seed, "seed", minimum=0)
     check_title(title)
     check_path(path)
 
@@ -171,11 +168,7 @@ def embedding_figure(embeddings, labels, class_names, *, method="pca", seed=0, t
     axes.set_ylabel(axis_labels[1])
     axes.legend(fontsize="small", loc="best")
     axes.grid(alpha=0.3)
-    if title is not None:
-        axes.set_title(title)
-    if path is not None:
-        save_png(figure, path)
-    return figure
+    return finish_figure(figure, title, path, axes)
 
 
 def _find(model, match):
@@ -224,7 +217,7 @@ def embedding_model(model, layer=None):
             more than once inside the model.
     """
     if not is_functional(model):
-        raise ValueError(f"`model` must be a functional keras.Model, received {model!r}")
+        raise ValueError(f"`model` must be a functional keras.Model; received model={model!r}")
     if layer is None:
         found = _find(model, lambda candidate: isinstance(candidate, keras.layers.Dense))
         if found is None:
@@ -234,7 +227,7 @@ def embedding_model(model, layer=None):
         if found is None:
             raise ValueError(f"video_embeddings: model {model.name!r} has no layer named {layer!r}")
     else:
-        raise ValueError(f"`layer` must be None or a layer name, received {layer!r}")
+        raise ValueError(f"`layer` must be None or a layer name; received layer={layer!r}")
     path, target = found
     stages = []
     for outer, inner in zip(path, path[1:]):
@@ -271,8 +264,7 @@ def video_embeddings(model, inputs, layer=None, batch_size=32):
     >>> video_embeddings(head, np.ones((5, 4), "float32")).shape
     (5, 3)
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     embedding = embedding_model(model, layer)
-    outputs = np.asarray(embedding.predict(inputs, batch_size=int(batch_size), verbose=0), dtype=np.float32)
+    outputs = np.asarray(embedding.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
     return outputs.reshape(len(outputs), -1)

@@ -22,12 +22,12 @@ Example:
 [1, 2]
 """
 
-import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from keras_fer.viz._common import check_path, check_title, new_figure, save_png
+from data_prep.checks import check_int
+from keras_fer.viz._common import check_path, check_title, finish_figure, new_figure
 
 __all__ = ["confusion_matrix_figure", "training_curves_figure"]
 
@@ -42,26 +42,27 @@ def _check_counts(counts):
     array = np.asarray(counts)
     if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] == 0:
         raise ValueError(f"`counts` must be a square (K, K) matrix with K >= 1 (rows = true class, columns = "
-                         f"predicted), received shape {array.shape}")
+                         f"predicted); received counts.shape={array.shape}")
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype,
                                                                                           np.floating)):
-        raise ValueError(f"`counts` must hold integer counts, received dtype {array.dtype}")
+        raise ValueError(f"`counts` must hold integer counts; received counts.dtype={array.dtype}")
     values = array.astype(np.float64)
     if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
         raise ValueError(f"`counts` must hold integer-valued counts (for row fractions pass the counts and "
-                         f"normalise=True), received {array.tolist()}")
+                         f"normalise=True); received counts={array.tolist()}")
     if np.any(values < 0):
-        raise ValueError(f"`counts` must be non-negative, received {array.tolist()}")
+        raise ValueError(f"`counts` must be non-negative; received counts={array.tolist()}")
     return values
 
 
 def _check_class_names(class_names, num_classes):
     if isinstance(class_names, str) or not isinstance(class_names, Sequence):
-        raise ValueError(f"`class_names` must be a list of {num_classes} strings, received {class_names!r}")
+        raise ValueError(f"`class_names` must be a list of {num_classes} strings; "
+                         f"received class_names={class_names!r}")
     names = list(class_names)
     if len(names) != num_classes or not all(isinstance(name, str) for name in names):
-        raise ValueError(f"`class_names` must be a list of {num_classes} strings (one per row of `counts`), "
-                         f"received {class_names!r}")
+        raise ValueError(f"`class_names` must be a list of {num_classes} strings (one per row of `counts`); "
+                         f"received class_names={class_names!r}")
     return names
 
 
@@ -101,7 +102,7 @@ def confusion_matrix_figure(counts, class_names, normalise=True, title=None, pat
     num_classes = values.shape[0]
     names = _check_class_names(class_names, num_classes)
     if not isinstance(normalise, bool):
-        raise ValueError(f"`normalise` must be True or False, received {normalise!r}")
+        raise ValueError(f"`normalise` must be True or False; received normalise={normalise!r}")
     check_title(title)
     check_path(path)
 
@@ -131,39 +132,36 @@ def confusion_matrix_figure(counts, class_names, normalise=True, title=None, pat
     axes.set_yticks(ticks, labels=names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    if title is not None:
-        axes.set_title(title)
-    if path is not None:
-        save_png(figure, path)
-    return figure
+    return finish_figure(figure, title, path, axes)
 
 
 def _check_history(history):
     """``{key: (E,) float64}`` after checking keys, equal lengths >= 1 and finite-or-NaN values."""
     if not isinstance(history, Mapping) or not history:
         raise ValueError(f"`history` must be a non-empty dict of metric name -> per-epoch values (Keras "
-                         f"`History.history`), received {history!r}")
+                         f"`History.history`); received history={history!r}")
     series = {}
     for key, values in history.items():
         if not isinstance(key, str):
-            raise ValueError(f"`history` keys must be metric names (strings), received key {key!r}")
+            raise ValueError(f"`history` keys must be metric names (strings); received key {key!r}")
         try:
             array = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"`history[{key!r}]` must be a list of numbers, received {values!r}") from None
+            raise ValueError(f"`history[{key!r}]` must be a list of numbers; "
+                             f"received history[{key!r}]={values!r}") from None
         if array.ndim != 1 or array.size == 0:
-            raise ValueError(f"`history[{key!r}]` must be a non-empty 1-D list of per-epoch values, received "
-                             f"{values!r}")
+            raise ValueError(f"`history[{key!r}]` must be a non-empty 1-D list of per-epoch values; "
+                             f"received history[{key!r}]={values!r}")
         if np.any(np.isinf(array)):
-            raise ValueError(f"`history[{key!r}]` values must be finite or NaN, received {values!r}")
+            raise ValueError(f"`history[{key!r}]` values must be finite or NaN; received history[{key!r}]={values!r}")
         series[key] = array
     lengths = {key: array.size for key, array in series.items()}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"`history` lists must all have the same length (one value per epoch), received "
-                         f"lengths {lengths}")
+        raise ValueError(f"`history` lists must all have the same length (one value per epoch); "
+                         f"received lengths {lengths}")
     if LEARNING_RATE_KEY in series and np.any(series[LEARNING_RATE_KEY] < 0):
-        raise ValueError(f"`history[{LEARNING_RATE_KEY!r}]` must be non-negative, received "
-                         f"{history[LEARNING_RATE_KEY]!r}")
+        raise ValueError(f"`history[{LEARNING_RATE_KEY!r}]` must be non-negative; "
+                         f"received history[{LEARNING_RATE_KEY!r}]={history[LEARNING_RATE_KEY]!r}")
     return series
 
 
@@ -222,10 +220,8 @@ def training_curves_figure(history, best_epoch=None, title=None, path=None):
     """
     series = _check_history(history)
     num_epochs = next(iter(series.values())).size
-    if best_epoch is not None and (isinstance(best_epoch, bool) or not isinstance(best_epoch, numbers.Integral)
-                                   or not 1 <= best_epoch <= num_epochs):
-        raise ValueError(f"`best_epoch` must be None or a 1-based epoch in [1, {num_epochs}], received "
-                         f"{best_epoch!r}")
+    if best_epoch is not None:
+        best_epoch = check_int(best_epoch, "best_epoch", 1, num_epochs)
     check_title(title)
     check_path(path)
 
@@ -247,8 +243,4 @@ def training_curves_figure(history, best_epoch=None, title=None, path=None):
         axes.legend(fontsize="small")
     all_axes[-1].set_xlabel("epoch")
     all_axes[-1].xaxis.get_major_locator().set_params(integer=True)
-    if title is not None:
-        figure.suptitle(title)
-    if path is not None:
-        save_png(figure, path)
-    return figure
+    return finish_figure(figure, title, path)

@@ -1,5 +1,6 @@
 """``keras-fer prepare``: the README's commands as written, exit codes, and clear errors."""
 import os
+import pathlib
 import shlex
 import shutil
 
@@ -72,7 +73,8 @@ def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
     out = str(tmp_path / "out")
     cases = [
         (["prepare", "--out", out], "--input PATH is required"),
-        (["prepare", "--input", str(tmp_path), "--out", out, "--dataset", "no_such_set"], "'no_such_set' has no adapter"),
+        (["prepare", "--input", str(tmp_path), "--out", out, "--dataset", "no_such_set"],
+         "; received dataset='no_such_set'"),
         (["prepare", "--out", out, "--dataset", "ckplus"], "--root DIR (the dataset's root folder) is required"),
         (["prepare", "--input", HAP, "--out", out, "--sampler", "stcam", "--no-face-policy", "drop"], "drop"),
         (["prepare", "--input", HAP, "--out", out, "--detect-every", "0"], "detect_every"),
@@ -118,9 +120,11 @@ def test_sampler_option_errors_exit_2(tmp_path, capsys):
     base = ["prepare", "--input", HAP, "--out", out, "--detector", "full_frame"]
     cases = [
         (["--sampler", "stcam", "--sampler-option", "num_segments=8"], "'stcam' sampler has no option 'num_segments'"),
-        (["--sampler", "ecnn_fsa", "--sampler-option", "num_segments"], "KEY=VALUE, got 'num_segments'"),
+        (["--sampler", "ecnn_fsa", "--sampler-option", "num_segments"],
+         "`--sampler-option` must be KEY=VALUE; received --sampler-option 'num_segments'"),
         (["--sampler", "ast", "--sampler-option", "num_frames=8", "--sampler-option", "num_frames=9"], "twice"),
-        (["--sampler-option", "peak=middle"], "without a `sampler`"),
+        (["--sampler-option", "peak=middle"],
+         "`sampler_options` must be empty without a `sampler`; received sampler_options={'peak': 'middle'}"),
     ]
     for arguments, message in cases:
         assert cli.main(base + arguments) == 2
@@ -135,8 +139,7 @@ def test_list_layers_still_works(capsys):
 
 
 def test_readme_commands_are_in_the_docs():
-    page = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "docs", "preparing-videos.md")
-    with open(page, encoding="utf-8") as handle:
-        readme = handle.read()
+    page = pathlib.Path(__file__).resolve().parents[2] / "docs" / "preparing-videos.md"
+    readme = page.read_text(encoding="utf-8")
     for command in README_COMMANDS:
         assert f"\n{command}\n" in readme, command

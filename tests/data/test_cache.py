@@ -1,6 +1,7 @@
 """keras_fer.data.cache: round trip, resume after a kill, refusal of bad features, stale and damaged caches."""
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_round_trip_identical_values(tmp_path):
     np.testing.assert_array_equal(by_id["clip001"]["frame_indices"], np.arange(5))
     # Deterministic assignment: sorted id i -> shard i % 3, and the shard's index agrees with its file size.
     assert [r["shard"] for r in info.records] == [i % 3 for i in range(7)]
-    index = json.loads(open(cache.shard_path(tmp_path, 0, 3, ".json")).read())
+    index = json.loads(pathlib.Path(cache.shard_path(tmp_path, 0, 3, ".json")).read_text())
     assert index["size"] == os.path.getsize(cache.shard_path(tmp_path, 0, 3))
     assert [e["id"] for e in index["records"]] == ["clip000", "clip003", "clip006"]
 
@@ -166,7 +167,7 @@ def test_truncated_or_missing_shard_and_duplicate_sample_name_the_file(tmp_path)
     samples = helpers.random_samples([2, 3, 4])
     helpers.write_random_cache(tmp_path, samples, helpers.random_features(samples, (4,)), num_shards=2)
     shard = cache.shard_path(tmp_path, 1, 2)
-    data = open(shard, "rb").read()
+    data = pathlib.Path(shard).read_bytes()
     with open(shard, "wb") as handle:
         handle.write(data[:-7])
     with pytest.raises(cache.CacheIntegrityError, match=f"{shard}: truncated"):
@@ -179,7 +180,7 @@ def test_truncated_or_missing_shard_and_duplicate_sample_name_the_file(tmp_path)
     with open(shard, "wb") as handle:
         handle.write(data)
     manifest = os.path.join(tmp_path, "manifest.csv")
-    lines = open(manifest).read().splitlines()
+    lines = pathlib.Path(manifest).read_text().splitlines()
     with open(manifest, "w") as handle:
         handle.write("\n".join(lines + [lines[2]]) + "\n")
     with pytest.raises(cache.CacheIntegrityError, match=r"manifest\.csv line 5: sample 'clip001' is named twice"):

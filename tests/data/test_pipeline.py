@@ -214,7 +214,7 @@ def test_float16_output_drop_remainder_and_unordered_reads(stanet_cache):
     assert half.element_spec[0]["features"].shape == (3, 4, 2, 2, 3)  # static batch size
     seen, order = _epoch(half)
     assert len(order) == 6
-    for sample_id, (values, mask, label) in seen.items():
+    for sample_id, (values, mask, _label) in seen.items():
         assert values.dtype == np.float16
         np.testing.assert_array_equal(values.astype(np.float32), reference[sample_id][0])
         np.testing.assert_array_equal(mask, reference[sample_id][1])

@@ -234,7 +234,8 @@ def test_casme2_xlsx_needs_openpyxl_or_reads_it(tmp_path):
     book.active.append([1, "EP02_01f", 1, 3, 4, "12", "surprise"])
     book.save(tmp_path / "CASME2-coding-20140508.xlsx")
     (row,) = _build("casme2", tmp_path)
-    assert [row[key] for key in ("id", "label", "onset", "apex", "offset")] == ["sub01_EP02_01f", "surprise", "0", "2", "3"]
+    assert [row[key] for key in ("id", "label", "onset", "apex", "offset")] == [
+        "sub01_EP02_01f", "surprise", "0", "2", "3"]
 
 
 def test_casme1_two_sections(tmp_path):
@@ -393,7 +394,8 @@ def test_readme_python_example(monkeypatch):
 
 
 def test_splits_of_a_dataset_without_official_splits():
-    with pytest.raises(ValueError, match="'ckplus' has no official splits"):
+    with pytest.raises(ValueError, match=r"`name` must be a dataset with official splits, one of \(.*\); "
+                                         r"received name='ckplus'"):
         datasets.splits("ckplus", "x")
 
 

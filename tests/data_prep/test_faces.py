@@ -230,7 +230,8 @@ def _padded_slice(frame, left, top, side):
 )
 def test_crop_is_the_square_around_the_box(box, margin, left, top, side):
     frame = np.random.default_rng(1).integers(0, 256, (40, 48, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(crop_face(frame, box, size=side, margin=margin), _padded_slice(frame, left, top, side))
+    np.testing.assert_array_equal(crop_face(frame, box, size=side, margin=margin),
+                                  _padded_slice(frame, left, top, side))
 
 
 def test_crop_is_resized():

@@ -104,7 +104,8 @@ def test_read_manifest_errors_name_file_and_line(tmp_path, text, message):
 
 def test_write_csv_is_atomic(tmp_path):
     path = str(tmp_path / "out.csv")
-    write_csv(path, manifest.FAILURE_COLUMNS, [{"file": "a.mp4", "reason": "bad, really"}, {"file": "b", "reason": None}])
+    write_csv(path, manifest.FAILURE_COLUMNS,
+              [{"file": "a.mp4", "reason": "bad, really"}, {"file": "b", "reason": None}])
     assert read_failures(path) == [{"file": "a.mp4", "reason": "bad, really"}, {"file": "b", "reason": ""}]
     with pytest.raises(ValueError):
         write_csv(path, manifest.FAILURE_COLUMNS, [{"file": "c", "unknown": 1}])
@@ -146,7 +147,8 @@ def test_failures_are_reported_and_the_run_goes_on(tmp_path):
     result = prepare(inputs, out, FAST, progress=False)
 
     assert result.prepared == ["good"] and result.skipped == []
-    failures = {os.path.basename(row["file"]): row["reason"] for row in read_failures(os.path.join(out, "failures.csv"))}
+    failures = {os.path.basename(row["file"]): row["reason"]
+                for row in read_failures(os.path.join(out, "failures.csv"))}
     assert set(failures) == set(expected)
     for name, reason in expected.items():
         assert failures[name].startswith(reason), (name, failures[name])
@@ -244,7 +246,8 @@ def test_sampler_keeps_only_the_frames_it_can_draw(tmp_path):
     assert (row["n_frames"], row["n_crops"]) == ("56", str(len(kept)))
     frames = read_csv(str(tmp_path / "out" / "crops" / "1001_DFA_HAP_XX" / "frames.csv"))
     assert [int(f["frame_index"]) for f in frames] == kept
-    assert cv2.imread(str(tmp_path / "out" / "crops" / "1001_DFA_HAP_XX" / f"{kept[-1]:06d}.jpg")).shape == (240, 240, 3)
+    last_crop = tmp_path / "out" / "crops" / "1001_DFA_HAP_XX" / f"{kept[-1]:06d}.jpg"
+    assert cv2.imread(str(last_crop)).shape == (240, 240, 3)
 
 
 def test_sampler_options_choose_the_kept_frames_and_are_recorded(tmp_path):
@@ -292,9 +295,11 @@ def test_sampler_option_errors():
         PrepareOptions(sampler="stcam", sampler_options={"num_frames": 16})
     with pytest.raises(ValueError, match="'ast' sampler has no option 'seed'"):
         PrepareOptions(sampler="ast", sampler_options={"seed": 1})
-    with pytest.raises(ValueError, match="without a `sampler`"):
+    with pytest.raises(ValueError, match="`sampler_options` must be empty without a `sampler`; "
+                                         "received sampler_options=\\{'peak': 'middle'\\}"):
         PrepareOptions(sampler_options={"peak": "middle"})
-    with pytest.raises(ValueError, match="'num_segments' must be an int, float or str"):
+    with pytest.raises(ValueError, match=r"`sampler_options\['num_segments'\]` must be an int, float or str; "
+                                         r"received sampler_options\['num_segments'\]=\[5\]"):
         PrepareOptions(sampler="ecnn_fsa", sampler_options={"num_segments": [5]})
     with pytest.raises(ValueError, match="rejected by the 'stcam' sampler.*peak"):
         PrepareOptions(sampler="stcam", sampler_options={"peak": "apex"})
@@ -322,7 +327,7 @@ def test_option_and_dataset_errors():
                          ({"align": True, "detector": "haar"}, "align")]:
         with pytest.raises(ValueError, match=name):
             PrepareOptions(**kwargs)
-    with pytest.raises(ValueError, match="'no_such_set' has no adapter"):
+    with pytest.raises(ValueError, match="`dataset` must name a dataset adapter .*; received dataset='no_such_set'"):
         dataset_samples("no_such_set", "/data/ck")
     with pytest.raises(ValueError, match="workers"):
         prepare(HAP, "/tmp/unused", FAST, workers=0)

@@ -126,7 +126,7 @@ def test_iter_frames_is_a_stream_with_flat_memory():
     tracemalloc.start()
     try:
         count = 0
-        for _, frame in frames:
+        for _, _frame in frames:
             count += 1
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -197,7 +197,7 @@ def test_bad_input_is_rejected_with_the_argument_named():
         classification_report([0], [0], 2, class_names=["a", "a"])
     with pytest.raises(ValueError, match="empty"):
         composite_scores([], 2)
-    with pytest.raises(ValueError, match="fold 1.*pair"):
+    with pytest.raises(ValueError, match=r"`fold_predictions\[1\]` must be a \(y_true, y_pred\) pair"):
         composite_scores([([0], [0]), [0, 1, 0]], 2)
     with pytest.raises(ValueError, match="`num_classes`"):
         composite_scores([([0], [0])], 0)

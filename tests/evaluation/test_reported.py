@@ -72,7 +72,7 @@ def test_filters():
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    ({"model": "stanet_nope"}, "unknown model"),
+    ({"model": "stanet_nope"}, "`model` must be one of .*; received model='stanet_nope'"),
     ({"dataset": "ck+"}, "`dataset`"),
     ({"paper": "fan"}, "`paper`"),
 ])

@@ -1,6 +1,7 @@
 """keras_fer.inference and `keras-fer predict`: real clips, a model trained by keras-fer, streaming."""
 import json
 import os
+import pathlib
 
 import cv2
 import numpy as np
@@ -153,8 +154,7 @@ def test_readme_predict_on_every_real_clip(capsys, monkeypatch):
         if name != "no_face.mp4":
             _check_result(result, default)
     # The CREMA-D table of docs/predict-and-export.md reports this run: label and probability per clip.
-    with open("docs/predict-and-export.md", encoding="utf-8") as handle:
-        readme = handle.read().split("<!-- crema-d-table -->")[1]
+    readme = pathlib.Path("docs/predict-and-export.md").read_text(encoding="utf-8").split("<!-- crema-d-table -->")[1]
     rows = [line.split(" | ") for line in readme.strip().splitlines()[2:8]]
     for cells in rows:
         result = by_name[cells[0].strip("| ") + ".flv"]
@@ -171,7 +171,7 @@ def test_readme_annotate_and_stream_commands(capsys, monkeypatch, tmp_path):
     result = json.loads(capsys.readouterr().out)
     assert result["annotated_video"] == "annotated/1001_DFA_HAP_XX.mp4" and os.path.isfile(result["annotated_video"])
     assert result["timeline"] == "timelines/1001_DFA_HAP_XX.png" and os.path.isfile(result["timeline"])
-    command = "keras-fer predict --stream tests/fixtures/real_faces/pyfeat/single_face.mp4 --detect-every 5 --max-frames 30"
+    command = "keras-fer predict --stream tests/fixtures/real_faces/pyfeat/single_face.mp4 --detect-every 5 --max-frames 30"  # noqa: E501
     assert cli.main(command.split()[1:]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["frame"] for line in lines] == list(range(30))

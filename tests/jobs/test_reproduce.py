@@ -29,7 +29,7 @@ def test_synthetic_plans_cover_every_row():
         assert len(set(list_models(paper)) - set(plan.skip)) >= 3  # most rows run
 
 
-def test_real_dataset_run_on_a_cache_writes_the_table(tiny_cache, tmp_path):  # noqa: F811
+def test_real_dataset_run_on_a_cache_writes_the_table(tiny_cache, tmp_path):
     results = reproduce.reproduce(tmp_path, paper="ast", dataset="casme2", features=str(tiny_cache), quick=True,
                                   epochs=2)
     (row,) = results["papers"]["ast"]["rows"]
@@ -63,7 +63,7 @@ def test_quick_synthetic_run_of_all_five_papers(tmp_path, monkeypatch, capsys):
     tmp_path = tmp_path / "runs" / "quick"
     results = json.loads((tmp_path / "reproduce.json").read_text())
     assert list(results["papers"]) == ["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet"]
-    for paper, block in results["papers"].items():
+    for _paper, block in results["papers"].items():
         (row,) = block["rows"]
         accuracy = row["summary"]["accuracy"]["mean"]
         assert 0.0 <= accuracy <= 1.0 and row["n_folds"] == 1
@@ -74,7 +74,7 @@ def test_quick_synthetic_run_of_all_five_papers(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "stanet/stanet/fold_01/history.csv").is_file()
 
 
-def test_real_dataset_rows_that_train_end_to_end_are_listed_with_the_way_to_run_them(tiny_cache, tmp_path):  # noqa: F811,E501
+def test_real_dataset_rows_that_train_end_to_end_are_listed_with_the_way_to_run_them(tiny_cache, tmp_path):
     results = reproduce.reproduce(tmp_path, paper="stcam", dataset="casme2", features=str(tiny_cache), epochs=1)
     rows = results["papers"]["stcam"]["rows"]
     assert len(rows) == 7 and all("keras-fer cv --data PREPARED/" in row["skipped"] for row in rows)

@@ -315,7 +315,8 @@ def test_builders_reject_bad_arguments():
         SPECS["ast_landmarks"].build(CLASSES, num_points=1)
     with pytest.raises(ValueError, match="filters"):
         ast.ast_cnn_stem((32, 32, 3), filters=())
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(ValueError, match=r"`input_shape` must be at least 64 pixels high and wide for 6 2x2 poolings; "
+                                         r"received input_shape=\(32, 32, 3\)"):
         ast.ast_cnn_stem((32, 32, 3), filters=(4,) * 6)
     with pytest.raises(TypeError, match="temporal"):
         SPECS["ast"].build(CLASSES, temporal="lstm")

@@ -173,7 +173,7 @@ def test_registry_model_trains_one_step_and_round_trips(name, tmp_path):
     assert spec.paper == "ceflnet" and spec.reproduces.startswith("CEFLNet table 6")
     head = spec.build(4, input="features", head=None, feature_shape=(N_CLIPS, N_FRAMES, D))
     assert head.name.startswith("ceflnet") and tuple(head.output.shape) == (None, 4)
-    assert {key for key in attention_model(head).output} == {"logits"} | SCORE_NAMES[VARIANT_OF[name]]
+    assert set(attention_model(head).output) == {"logits"} | SCORE_NAMES[VARIANT_OF[name]]
     x, y = _features(8), np.array([0, 3])
     # One step: eager is much faster than tracing a graph.
     head.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -39,7 +39,7 @@ def test_list_models_by_paper():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(name="astt", num_classes=3), ValueError, "unknown model 'astt'"),
+        (dict(name="astt", num_classes=3), ValueError, r"`name` must be one of \('ast', .*\); received name='astt'"),
         (dict(name="ast", num_classes=1), ValueError, "num_classes"),
         (dict(name="ast", num_classes=3, input="flow"), ValueError, "input"),
         (dict(name="ast", num_classes=3, head="x"), ValueError, "head"),

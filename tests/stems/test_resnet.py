@@ -72,7 +72,7 @@ def numpy_resnet18(x, params):
 
     x = ref.relu(conv_bn(x, "conv1", "bn1", 2, 3))
     x = ref.max_pool(x, (3, 3), (2, 2), padding=1)
-    for stage, c_in, c_out, first_stride in STAGES:
+    for stage, _c_in, _c_out, first_stride in STAGES:
         for block in range(2):
             prefix = f"layer{stage}.{block}"
             stride = first_stride if block == 0 else 1

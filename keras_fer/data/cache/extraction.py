@@ -152,9 +152,11 @@ def extract(prepared_dir, out_dir, stem="vggface16", *, weights=None, input_size
             sampler_options = face_settings.get("sampler_options") or {}
     sampler_options = dict(sampler_options or {})
     if sampler is not None and sampler not in sampling.SAMPLERS:
-        raise ValueError(f"`sampler` must be 'prepared', None or one of {sorted(sampling.SAMPLERS)}, got {sampler!r}.")
+        raise ValueError(f"`sampler` must be 'prepared', None or one of {sorted(sampling.SAMPLERS)}; "
+                         f"received sampler={sampler!r}")
     if sampler is None and sampler_options:
-        raise ValueError(f"`sampler_options` {sampler_options} are given without a sampler.")
+        raise ValueError(f"`sampler_options` must be empty without a sampler; "
+                         f"received sampler_options={sampler_options!r}")
     check_int(batch_size, "batch_size", 1)
     if stem_model is None:
         if preprocess is not None:
@@ -165,7 +167,7 @@ def extract(prepared_dir, out_dir, stem="vggface16", *, weights=None, input_size
         if weights is not None:
             raise ValueError("`weights` is for named stems; load them into `stem_model` yourself.")
         if not isinstance(stem, str) or not stem:
-            raise ValueError(f"`stem` must name `stem_model` (it goes into the cache's hash), got {stem!r}.")
+            raise ValueError(f"`stem` must name `stem_model` (it goes into the cache's hash); received stem={stem!r}")
         model = stem_model
         shape = tuple(model.inputs[0].shape[1:])
         size = input_size if input_size is not None else (shape[0] if shape[0] == shape[1] else None)

@@ -64,7 +64,7 @@ def _check_cache_json(cache_dir, config, samples, num_shards, classes, feature_s
 
 def _lock(folder):
     """An exclusive, non-blocking flock on ``folder/.lock``; released when the process ends, even by SIGKILL."""
-    handle = open(os.path.join(folder, ".lock"), "a")
+    handle = open(os.path.join(folder, ".lock"), "a")  # noqa: SIM115  (held open: the lock lasts as long as the handle)
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
@@ -191,17 +191,16 @@ def write_cache(cache_dir, samples, features_fn, config, feature_shape, *, num_s
             raise ValueError(f"`samples` names sample {current!r} twice.")
     for key in ("sampler", "sampler_options"):
         if key not in config:
-            raise ValueError(f"`config` must hold {key!r} (the readers draw frames with it), "
-                             f"got keys {sorted(config)}.")
+            raise ValueError(f"`config` must hold {key!r} (the readers draw frames with it); "
+                             f"received config with keys {sorted(config)}")
     if num_shards is None:
         num_shards = math.ceil(len(samples) / _DEFAULT_SHARD_SIZE)
-    check_int(num_shards, "num_shards", 1)
-    if num_shards > len(samples):
-        raise ValueError(f"`num_shards` ({num_shards}) must not exceed the number of samples ({len(samples)}).")
+    check_int(num_shards, "num_shards", 1, len(samples))
     check_int(num_processes, "num_processes", 1)
     check_int(process_index, "process_index", 0)
     if process_index >= num_processes:
-        raise ValueError(f"`process_index` must be < num_processes ({num_processes}), got {process_index}.")
+        raise ValueError(f"`process_index` must be < num_processes ({num_processes}); "
+                         f"received process_index={process_index!r}")
     feature_shape = tuple(int(size) for size in feature_shape)
     classes = sorted({sample.label for sample in samples if sample.label})
     os.makedirs(os.path.join(cache_dir, "shards"), exist_ok=True)
