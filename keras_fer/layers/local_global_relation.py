@@ -3,10 +3,12 @@
 import keras
 from keras import ops
 
-from data_prep.checks import check_int
+from data_prep.checks import check_choice, check_int, fail
 from keras_fer.layers.utils import attention_output_spec, check_rank, large_negative, masked_softmax
 
 _SUMMARY_POOLINGS = ("max", "mean")
+#: What q1 reads: the weighted mean (eq. 3), or the summary and the weighted mean concatenated (the authors' code).
+OUTPUT_FEATURES = ("pooled", "summary_and_pooled")
 
 
 @keras.saving.register_keras_serializable(package="keras_fer")
@@ -36,6 +38,16 @@ class LocalGlobalRelation(keras.layers.Layer):
     softmax_k(log sigmoid(z_k)), which equals w_k / sum_j w_j exactly and never
     divides by zero, even when every w_k underflows in float16.
 
+    Options for the authors' released code (CVLab-Liuyuanyuan/CEFLNet,
+    ``models/Model.py``, ``ResNet_AT.forward``), which differs from eq. 2-3:
+    there the weights and the weighted sum read the raw ResNet features f_k
+    while the summary is pooled from the self-attention outputs f'_k (call
+    with ``summary_inputs=f'`` and ``inputs=f``); R_i is formed from the
+    summary and the weighted mean concatenated,
+    R_i = [f^' : sum_k w_k f_k / sum_k w_k] q1 + b1 with q1 (2D, units)
+    (``output_features="summary_and_pooled"``); and a dropout (0.5 there)
+    acts on [f^' : f_k] before q0 in training (``dropout``).
+
     Masking: a mask over frames (B, N_clips, N_frames) removes masked frames
     from the summary and from both sums of eq. 3, so their values change
     nothing. A clip whose frames are all masked outputs zeros and gets the
@@ -45,11 +57,17 @@ class LocalGlobalRelation(keras.layers.Layer):
         units: size of R_i (columns of q1). `None` keeps the input size D.
         summary_pooling: `"max"` or `"mean"`, how f^' pools the clip's frames.
         use_bias: whether the FCs of eq. 2 and eq. 3 have a bias.
+        output_features: `"pooled"` (eq. 3) or `"summary_and_pooled"` (the
+            authors' code), what q1 reads.
+        dropout: rate in [0, 1) of the dropout on [f^' : f_k] before q0 (training only).
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: frame features, shape (B, N_clips, N_frames, D).
         mask: optional boolean mask (B, N_clips, N_frames); True keeps a frame.
+        summary_inputs: optional features of the same shape to pool the
+            summary f^' from (the authors' code: the self-attention outputs);
+            `None` pools `inputs`.
         return_attention_scores: if True, also return the frame weights w.
 
     Returns:
@@ -66,7 +84,8 @@ class LocalGlobalRelation(keras.layers.Layer):
     ((2, 7, 512), (2, 7, 5))
     """
 
-    def __init__(self, units=None, summary_pooling="max", use_bias=True, **kwargs):
+    def __init__(self, units=None, summary_pooling="max", use_bias=True, output_features="pooled", dropout=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         if units is not None:
             units = check_int(units, "units", minimum=1, where="LocalGlobalRelation")
@@ -77,6 +96,11 @@ class LocalGlobalRelation(keras.layers.Layer):
             )
         if not isinstance(use_bias, bool):
             raise ValueError(f"LocalGlobalRelation: `use_bias` must be a bool; received use_bias={use_bias!r}")
+        self.output_features = check_choice(output_features, OUTPUT_FEATURES, "output_features",
+                                            where="LocalGlobalRelation")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            fail("dropout", "a number in [0, 1)", dropout, where="LocalGlobalRelation")
+        self.dropout = float(dropout)
         self.units = units
         self.summary_pooling = summary_pooling
         self.use_bias = use_bias
@@ -95,8 +119,9 @@ class LocalGlobalRelation(keras.layers.Layer):
             name="relation_kernel", shape=(2 * feature_dim, 1), initializer="glorot_uniform"
         )
         self.output_kernel = self.add_weight(
-            name="output_kernel", shape=(feature_dim, output_dim), initializer="glorot_uniform"
+            name="output_kernel", shape=(self._output_input_dim(feature_dim), output_dim), initializer="glorot_uniform"
         )
+        self.relation_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="relation_dropout")
         if self.use_bias:
             self.relation_bias = self.add_weight(name="relation_bias", shape=(1,), initializer="zeros")
             self.output_bias = self.add_weight(name="output_bias", shape=(output_dim,), initializer="zeros")
@@ -104,30 +129,37 @@ class LocalGlobalRelation(keras.layers.Layer):
             self.relation_bias = None
             self.output_bias = None
 
-    def call(self, inputs, mask=None, return_attention_scores=False):
+    def _output_input_dim(self, feature_dim):
+        return feature_dim if self.output_features == "pooled" else 2 * feature_dim
+
+    def call(self, inputs, mask=None, summary_inputs=None, return_attention_scores=False, training=None):
         frames = inputs  # (B, N, K, D)
+        pooled_frames = frames if summary_inputs is None else summary_inputs  # (B, N, K, D), what f^' pools
         frame_mask = None
         if mask is not None:
             frame_mask = ops.cast(mask, "bool")  # (B, N, K)
             clip_valid = ops.any(frame_mask, axis=-1)  # (B, N)
             frames = ops.where(frame_mask[..., None], frames, ops.zeros_like(frames))  # (B, N, K, D)
+            pooled_frames = ops.where(frame_mask[..., None], pooled_frames, ops.zeros_like(pooled_frames))
 
         if self.summary_pooling == "max":
             if frame_mask is None:
-                summary = ops.max(frames, axis=2)  # (B, N, D)
+                summary = ops.max(pooled_frames, axis=2)  # (B, N, D)
             else:
                 neg = ops.cast(large_negative(frames.dtype), frames.dtype)
-                summary = ops.max(ops.where(frame_mask[..., None], frames, neg), axis=2)  # (B, N, D)
+                summary = ops.max(ops.where(frame_mask[..., None], pooled_frames, neg), axis=2)  # (B, N, D)
                 summary = ops.where(clip_valid[..., None], summary, ops.zeros_like(summary))  # (B, N, D)
         else:
             if frame_mask is None:
-                summary = ops.mean(frames, axis=2)  # (B, N, D)
+                summary = ops.mean(pooled_frames, axis=2)  # (B, N, D)
             else:
                 counts = ops.sum(ops.cast(frame_mask, frames.dtype), axis=-1, keepdims=True)  # (B, N, 1)
-                summary = ops.sum(frames, axis=2) / ops.maximum(counts, 1.0)  # (B, N, D)
+                summary = ops.sum(pooled_frames, axis=2) / ops.maximum(counts, 1.0)  # (B, N, D)
 
         summary_per_frame = ops.broadcast_to(summary[:, :, None, :], ops.shape(frames))  # (B, N, K, D)
         local_global = ops.concatenate([summary_per_frame, frames], axis=-1)  # (B, N, K, 2D)
+        if self.dropout > 0:
+            local_global = self.relation_dropout(local_global, training=training)  # (B, N, K, 2D)
         logits = ops.matmul(local_global, self.relation_kernel)[..., 0]  # (B, N, K)
         if self.use_bias:
             logits = logits + self.relation_bias  # (B, N, K)
@@ -137,6 +169,8 @@ class LocalGlobalRelation(keras.layers.Layer):
         ratios = masked_softmax(log_weights, frame_mask, axis=-1)  # (B, N, K)
         ratios = ops.cast(ratios, frames.dtype)  # (B, N, K)
         pooled = ops.sum(ratios[..., None] * frames, axis=2)  # (B, N, D)
+        if self.output_features == "summary_and_pooled":
+            pooled = ops.concatenate([summary, pooled], axis=-1)  # (B, N, 2D)
         outputs = ops.matmul(pooled, self.output_kernel)  # (B, N, U)
         if self.use_bias:
             outputs = outputs + self.output_bias  # (B, N, U)
@@ -157,7 +191,8 @@ class LocalGlobalRelation(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], self.units or input_shape[-1])
 
-    def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
+    def compute_output_spec(self, inputs, mask=None, summary_inputs=None, return_attention_scores=False,
+                            training=None):
         return attention_output_spec(self, inputs, inputs.shape[:3], return_attention_scores)
 
     def get_config(self):
@@ -167,6 +202,8 @@ class LocalGlobalRelation(keras.layers.Layer):
                 "units": self.units,
                 "summary_pooling": self.summary_pooling,
                 "use_bias": self.use_bias,
+                "output_features": self.output_features,
+                "dropout": self.dropout,
             }
         )
         return config

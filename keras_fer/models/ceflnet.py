@@ -24,6 +24,14 @@ name                      table 6 row                                 accuracy
 ``ceflnet``               + EIAN (SAL + LRL + EIAN), the full model   85.33 %
 ========================  ==========================================  =========
 
+``ceflnet_official`` is the full model as the authors' released code builds
+it (CVLab-Liuyuanyuan/CEFLNet, ``models/Model.py``, ``ResNet_AT``): the
+``preset="code"`` of the same builder, where ``ceflnet`` is ``preset="paper"``
+(see :func:`build_ceflnet` and docs/ceflnet-paper-and-code.md for the
+differences, and :mod:`keras_fer.models.ceflnet_weights` for the authors'
+checkpoint). It has 12,919,624 trainable parameters at 7 classes, as
+``ResNet_AT`` without its unused ``fc2``.
+
 Size and cost (tested in ``tests/models/test_ceflnet.py``). With 6 classes
 (BU-3DFE) the full model has 12,495,431 trainable parameters, 2.6 % under
 the paper's 12.83 M (table 8): ResNet-18 without its ImageNet FC (11,176,512)
@@ -59,8 +67,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from data_prep.checks import check_choice, check_int
+from data_prep.checks import check_choice, check_int, fail
 from keras_fer.layers import EmotionalIntensityActivation, LocalGlobalRelation
+from keras_fer.layers.local_global_relation import OUTPUT_FEATURES as LRL_OUTPUTS
 from keras_fer.layers.utils import attention_output_spec, check_rank, masked_softmax
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
 from keras_fer.models.spec import INPUTS, ModelSpec
@@ -82,23 +91,68 @@ VARIANTS = ("baseline", "lstm", "sal", "sal_lrl", "full")
 FEATURE_SHAPE = (7, 5, 512)
 FRAME_SIZE = 224
 
-# Head options and the variants that use them; None means the paper's (or our documented) default.
+#: The two presets of one builder: the paper's equations (``ceflnet``) and the authors' released code
+#: (``ceflnet_official``; CVLab-Liuyuanyuan/CEFLNet, ``models/Model.py``, ``ResNet_AT``).
+PRESETS = ("paper", "code")
+
+_SAL = ("sal", "sal_lrl", "full")
+_LRL = ("sal_lrl", "full")
+# Head options and the variants that use them; None means the preset's default.
 _OPTION_VARIANTS = {
-    "sal_output_projection": ("sal", "sal_lrl", "full"),
-    "sal_use_bias": ("sal", "sal_lrl", "full"),
-    "lrl_summary_pooling": ("sal_lrl", "full"),
+    "sal_output_projection": _SAL,
+    "sal_use_bias": _SAL,
+    "sal_num_heads": _SAL,
+    "sal_attention_dropout": _SAL,
+    "sal_output_dropout": _SAL,
+    "lrl_summary_pooling": _LRL,
+    "lrl_input": _LRL,
+    "lrl_output": _LRL,
+    "lrl_dropout": _LRL,
     "eian_kernel_size": ("full",),
     "eian_pooling": ("full",),
     "lstm_units": ("lstm",),
+    "classifier": VARIANTS,
+    "classifier_dropout": VARIANTS,
 }
+# The paper's reading (and our documented gap-filling choices); the code's where it differs.
 _OPTION_DEFAULTS = {
-    "sal_output_projection": True,
-    "sal_use_bias": True,
-    "lrl_summary_pooling": "max",
-    "eian_kernel_size": 1,
-    "eian_pooling": "max",
-    "lstm_units": 512,
+    "paper": {
+        "sal_output_projection": True,
+        "sal_use_bias": True,
+        "sal_num_heads": 1,  # eq. 1: one attention, scale 1 / sqrt(d)
+        "sal_attention_dropout": 0.0,
+        "sal_output_dropout": 0.0,
+        "lrl_summary_pooling": "max",
+        "lrl_input": "sal",  # eq. 2-3 weight and sum the SAL outputs f'_k
+        "lrl_output": "pooled",  # eq. 3: R = (weighted mean) q1
+        "lrl_dropout": 0.0,
+        "eian_kernel_size": 1,
+        "eian_pooling": "max",
+        "lstm_units": 512,
+        "classifier": "fc",  # eq. 9: one FC
+        "classifier_dropout": 0.0,
+    },
 }
+_OPTION_DEFAULTS["code"] = {
+    **_OPTION_DEFAULTS["paper"],
+    "sal_num_heads": 4,  # nn.MultiheadAttention(512, nhead=4): scale 1 / sqrt(128)
+    "sal_attention_dropout": 0.1,  # MultiheadAttention(dropout=0.1)
+    "sal_output_dropout": 0.1,  # dropout2 before the residual
+    "lrl_input": "features",  # beta and the weighted sum read the raw ResNet features
+    "lrl_output": "summary_and_pooled",  # fc: Linear(1024, 512) on [weighted mean ; summary]
+    "lrl_dropout": 0.5,  # dropout before beta
+    "classifier": "mlp",  # 512-256-128-classes, ReLU, dropout 0.4 before the last layer
+    "classifier_dropout": 0.4,
+}
+#: What LRL's weights and weighted sum read: the SAL outputs (eq. 2-3) or the raw stem features (the code).
+LRL_INPUTS = ("sal", "features")
+#: The classifier: one FC (eq. 9) or the code's MLP with hidden layers :data:`MLP_UNITS`.
+CLASSIFIERS = ("fc", "mlp")
+MLP_UNITS = (256, 128)
+#: Frame scaling end to end: ImageNet mean/std (the paper's torchvision ResNet-18) or [0, 1] (the code).
+INPUT_SCALINGS = ("imagenet", "unit")
+_INPUT_SCALING_DEFAULTS = {"paper": "imagenet", "code": "unit"}
+_PREPROCESSING_OF_SCALING = {"imagenet": "resnet18", "unit": "unit"}
 
 # Names of the attention layers, the keys of `attention_model` outputs.
 SAL_NAME = "self_attention_learning"
@@ -137,6 +191,15 @@ class ClipSelfAttention(keras.layers.Layer):
       as eq. 1 writes sqrt(d) with d the frame feature size.
     * LayerNorm epsilon 1e-5 (PyTorch's default).
 
+    For the authors' released code (``ceflnet_official``; ``Model.py`` uses
+    ``nn.MultiheadAttention(512, 4, dropout=0.1)``, then a dropout of 0.1 before
+    the residual): ``num_heads`` splits Q, K and V into heads of D / h
+    channels (head j: channels j D/h to (j+1) D/h - 1, as PyTorch does), each
+    scaled by 1 / sqrt(D / h), the heads' outputs concatenated before W^O;
+    ``attention_dropout`` drops attention weights and ``output_dropout`` the
+    attended values before the residual, in training only. The returned
+    scores are the heads' mean, as PyTorch returns them.
+
     The logits and softmax run in float32 (float16 safe).
 
     Masking: a mask over frames (B, N_clips, K) removes masked frames as keys
@@ -150,6 +213,8 @@ class ClipSelfAttention(keras.layers.Layer):
         output_projection: bool, whether the attended values go through W^O.
         use_bias: bool, whether the projections have biases.
         epsilon: positive float, the LayerNorm epsilon.
+        num_heads: int >= 1 dividing D (eq. 1: 1; the code: 4).
+        attention_dropout, output_dropout: rates in [0, 1) (eq. 1: 0; the code: 0.1 each).
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Call arguments:
@@ -171,7 +236,8 @@ class ClipSelfAttention(keras.layers.Layer):
     ((2, 7, 5, 16), (2, 7, 5, 5))
     """
 
-    def __init__(self, output_projection=True, use_bias=True, epsilon=1e-5, **kwargs):
+    def __init__(self, output_projection=True, use_bias=True, epsilon=1e-5, num_heads=1, attention_dropout=0.0,
+                 output_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("output_projection", output_projection), ("use_bias", use_bias)):
             if not isinstance(value, bool):
@@ -180,6 +246,9 @@ class ClipSelfAttention(keras.layers.Layer):
             math.isfinite(epsilon) and epsilon > 0
         ):
             raise ValueError(f"ClipSelfAttention: `epsilon` must be a positive number; received epsilon={epsilon!r}")
+        self.num_heads = check_int(num_heads, "num_heads", minimum=1, where="ClipSelfAttention")
+        self.attention_dropout = _check_rate(attention_dropout, "attention_dropout", "ClipSelfAttention")
+        self.output_dropout = _check_rate(output_dropout, "output_dropout", "ClipSelfAttention")
         self.output_projection = output_projection
         self.use_bias = use_bias
         self.epsilon = float(epsilon)
@@ -192,7 +261,10 @@ class ClipSelfAttention(keras.layers.Layer):
             raise ValueError(
                 f"ClipSelfAttention needs a known feature size D (last axis); received input_shape={tuple(input_shape)}"
             )
-        self.logit_scale = 1.0 / math.sqrt(feature_dim)
+        if feature_dim % self.num_heads:
+            raise ValueError(f"ClipSelfAttention: `num_heads` must divide the feature size D={feature_dim}; "
+                             f"received num_heads={self.num_heads}")
+        self.logit_scale = 1.0 / math.sqrt(feature_dim // self.num_heads)
         self.query_dense = layers.Dense(feature_dim, use_bias=self.use_bias, name="query")
         self.key_dense = layers.Dense(feature_dim, use_bias=self.use_bias, name="key")
         self.value_dense = layers.Dense(feature_dim, use_bias=self.use_bias, name="value")
@@ -203,24 +275,46 @@ class ClipSelfAttention(keras.layers.Layer):
             self.output_dense.build(tuple(input_shape))
         self.norm = layers.LayerNormalization(epsilon=self.epsilon, name="norm")
         self.norm.build(tuple(input_shape))
+        self.scores_dropout = layers.Dropout(self.attention_dropout, dtype=self.dtype_policy, name="attention_dropout")
+        self.attended_dropout = layers.Dropout(self.output_dropout, dtype=self.dtype_policy, name="output_dropout")
 
-    def call(self, inputs, mask=None, return_attention_scores=False):
+    def _split_heads(self, x):
+        """(B, N, K, D) -> (B, N, h, K, D / h); head j holds channels j * D / h to (j + 1) * D / h - 1."""
+        shape = ops.shape(x)
+        x = ops.reshape(x, (shape[0], shape[1], shape[2], self.num_heads, shape[3] // self.num_heads))
+        return ops.transpose(x, (0, 1, 3, 2, 4))
+
+    @staticmethod
+    def _drop(dropout, x, training):
+        return dropout(x, training=training) if dropout.rate > 0 else x
+
+    def call(self, inputs, mask=None, return_attention_scores=False, training=None):
         queries = self.query_dense(inputs)  # (B, N, K, D)
         keys = self.key_dense(inputs)  # (B, N, K, D)
         values = self.value_dense(inputs)  # (B, N, K, D)
         queries = ops.cast(queries, "float32") * self.logit_scale  # (B, N, K, D)
-        logits = ops.einsum("bnqd,bnkd->bnqk", queries, ops.cast(keys, "float32"))  # (B, N, Kq, Kk)
 
         valid = None
         allowed = None
         if mask is not None:
             valid = ops.cast(mask, "bool")  # (B, N, K)
             allowed = ops.logical_and(ops.expand_dims(valid, -1), ops.expand_dims(valid, -2))  # (B, N, Kq, Kk)
-        scores = ops.cast(masked_softmax(logits, allowed, axis=-1), values.dtype)  # (B, N, Kq, Kk)
-        attended = ops.einsum("bnqk,bnkd->bnqd", scores, values)  # (B, N, K, D)
+        if self.num_heads == 1:
+            logits = ops.einsum("bnqd,bnkd->bnqk", queries, ops.cast(keys, "float32"))  # (B, N, Kq, Kk)
+            scores = ops.cast(masked_softmax(logits, allowed, axis=-1), values.dtype)  # (B, N, Kq, Kk)
+            attended = ops.einsum("bnqk,bnkd->bnqd", self._drop(self.scores_dropout, scores, training), values)
+        else:
+            logits = ops.einsum("bnhqd,bnhkd->bnhqk", self._split_heads(queries),
+                                self._split_heads(ops.cast(keys, "float32")))  # (B, N, h, Kq, Kk)
+            head_allowed = None if allowed is None else ops.expand_dims(allowed, 2)  # (B, N, 1, Kq, Kk)
+            head_scores = ops.cast(masked_softmax(logits, head_allowed, axis=-1), values.dtype)  # (B, N, h, Kq, Kk)
+            attended = ops.einsum("bnhqk,bnhkd->bnqhd", self._drop(self.scores_dropout, head_scores, training),
+                                  self._split_heads(values))  # (B, N, K, h, D / h)
+            attended = ops.reshape(attended, ops.shape(inputs))  # (B, N, K, D), heads concatenated
+            scores = ops.mean(head_scores, axis=2)  # (B, N, Kq, Kk), averaged over heads as PyTorch returns them
         if self.output_projection:
             attended = self.output_dense(attended)  # (B, N, K, D)
-        outputs = self.norm(inputs + attended)  # (B, N, K, D)
+        outputs = self.norm(inputs + self._drop(self.attended_dropout, attended, training))  # (B, N, K, D)
         if valid is not None:
             outputs = ops.where(ops.expand_dims(valid, -1), outputs, ops.zeros_like(outputs))  # (B, N, K, D)
         if return_attention_scores:
@@ -235,16 +329,25 @@ class ClipSelfAttention(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def compute_output_spec(self, inputs, mask=None, return_attention_scores=False):
+    def compute_output_spec(self, inputs, mask=None, return_attention_scores=False, training=None):
         scores_shape = tuple(inputs.shape[:3]) + (inputs.shape[2],)
         return attention_output_spec(self, inputs, scores_shape, return_attention_scores)
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"output_projection": self.output_projection, "use_bias": self.use_bias, "epsilon": self.epsilon}
+            {"output_projection": self.output_projection, "use_bias": self.use_bias, "epsilon": self.epsilon,
+             "num_heads": self.num_heads, "attention_dropout": self.attention_dropout,
+             "output_dropout": self.output_dropout}
         )
         return config
+
+
+def _check_rate(value, name, where=None):
+    """``value`` as a float if it is a dropout rate in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        fail(name, "a number in [0, 1)", value, where)
+    return float(value)
 
 
 def _check_feature_shape(feature_shape):
@@ -261,22 +364,34 @@ def _check_feature_shape(feature_shape):
     return tuple(feature_shape)
 
 
-def _resolve_options(variant, options):
-    """The head options of ``variant``, defaults filled in; ValueError for an option the variant does not use."""
+def _resolve_options(variant, options, preset="paper"):
+    """The head options of ``variant``, the preset's defaults filled in; ValueError for an option the variant
+    does not use or a bad value."""
     resolved = {}
     for name, value in options.items():
         if value is not None and variant not in _OPTION_VARIANTS[name]:
             users = ", ".join(repr(v) for v in _OPTION_VARIANTS[name])
             raise ValueError(f"`{name}` is used by variant {users} only; received {name}={value!r} "
                              f"for variant={variant!r}")
-        resolved[name] = _OPTION_DEFAULTS[name] if value is None else value
+        resolved[name] = _OPTION_DEFAULTS[preset][name] if value is None else value
     resolved["lstm_units"] = check_int(resolved["lstm_units"], "lstm_units", minimum=1)
+    resolved["sal_num_heads"] = check_int(resolved["sal_num_heads"], "sal_num_heads", minimum=1)
+    for name in ("sal_attention_dropout", "sal_output_dropout", "lrl_dropout", "classifier_dropout"):
+        resolved[name] = _check_rate(resolved[name], name)
+    check_choice(resolved["lrl_input"], LRL_INPUTS, "lrl_input")
+    check_choice(resolved["lrl_output"], LRL_OUTPUTS, "lrl_output")
+    check_choice(resolved["classifier"], CLASSIFIERS, "classifier")
     return resolved
 
 
-def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, sal_output_projection=None,
-                 sal_use_bias=None, lrl_summary_pooling=None, eian_kernel_size=None, eian_pooling=None,
-                 lstm_units=None, name=None):
+_HEAD_OPTIONS = tuple(_OPTION_VARIANTS)
+
+
+def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, preset="paper",
+                 sal_output_projection=None, sal_use_bias=None, sal_num_heads=None, sal_attention_dropout=None,
+                 sal_output_dropout=None, lrl_summary_pooling=None, lrl_input=None, lrl_output=None,
+                 lrl_dropout=None, eian_kernel_size=None, eian_pooling=None, lstm_units=None, classifier=None,
+                 classifier_dropout=None, name=None):
     """The CEFLNet head on per-frame features of the clips: one row of table 6, chosen by ``variant``.
 
     CEFLNet (Liu et al., 2022), sections 3.2-3.3, eq. 1-9, table 6. Input:
@@ -303,6 +418,15 @@ def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, sa
     :class:`~keras_fer.layers.EmotionalIntensityActivation`),
     ``lstm_units=512``. LRL keeps the feature size (q1 is D x D).
 
+    ``preset="code"`` (``ceflnet_official``) takes the authors' released code
+    instead where it differs from the paper: ``sal_num_heads=4``,
+    ``sal_attention_dropout=sal_output_dropout=0.1``, ``lrl_input="features"``
+    (LRL's weights and weighted sum read the stem features f_k, its summary
+    the SAL outputs), ``lrl_output="summary_and_pooled"`` (q1 is 2D x D),
+    ``lrl_dropout=0.5``, ``classifier="mlp"`` (Dense 256 and 128 with ReLU,
+    then the FC) and ``classifier_dropout=0.4``; see :func:`build_ceflnet`.
+    An option passed explicitly overrides the preset.
+
     Padding: a frame whose features are all zero is padding
     (:class:`~keras_fer.models.common.FrameMask`); it changes no output, and a
     clip whose frames are all padding is left out of the clip pooling and EIAN.
@@ -311,12 +435,20 @@ def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, sa
         num_classes: int >= 2.
         feature_shape: (num_clips, frames_per_clip, feature_dim), the paper's (7, 5, 512).
         variant: one of :data:`VARIANTS`.
+        preset: one of :data:`PRESETS`, whose defaults fill the options left ``None``.
         sal_output_projection, sal_use_bias: :class:`ClipSelfAttention` options
             (variants with SAL only).
+        sal_num_heads, sal_attention_dropout, sal_output_dropout: the
+            :class:`ClipSelfAttention` ``num_heads``, ``attention_dropout``, ``output_dropout``.
         lrl_summary_pooling: ``"max"`` or ``"mean"`` (variants with LRL only).
+        lrl_input: one of :data:`LRL_INPUTS` (variants with LRL only).
+        lrl_output, lrl_dropout: the LRL's ``output_features`` and ``dropout``.
+        classifier: one of :data:`CLASSIFIERS`; classifier_dropout: the rate
+            before the last layer (all variants).
         eian_kernel_size, eian_pooling: EIAN options (``"full"`` only).
         lstm_units: LSTM size (``"lstm"`` only).
-        name: the model's name (default ``"ceflnet_<variant>_head"``, ``"ceflnet_head"`` for the full model).
+        name: the model's name (default ``"ceflnet_<variant>_head"``, ``"ceflnet_head"`` for the full model;
+            ``ceflnet_official`` in place of ``ceflnet`` with ``preset="code"``).
 
     Returns:
         A functional ``keras.Model`` (B, *feature_shape) -> logits (B, num_classes).
@@ -336,15 +468,20 @@ def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, sa
     """
     num_classes = check_int(num_classes, "num_classes", minimum=2)
     check_choice(variant, VARIANTS, "variant")
+    check_choice(preset, PRESETS, "preset")
     feature_shape = _check_feature_shape(feature_shape)
     options = _resolve_options(variant, {
         "sal_output_projection": sal_output_projection, "sal_use_bias": sal_use_bias,
-        "lrl_summary_pooling": lrl_summary_pooling, "eian_kernel_size": eian_kernel_size,
-        "eian_pooling": eian_pooling, "lstm_units": lstm_units,
-    })
+        "sal_num_heads": sal_num_heads, "sal_attention_dropout": sal_attention_dropout,
+        "sal_output_dropout": sal_output_dropout, "lrl_summary_pooling": lrl_summary_pooling,
+        "lrl_input": lrl_input, "lrl_output": lrl_output, "lrl_dropout": lrl_dropout,
+        "eian_kernel_size": eian_kernel_size, "eian_pooling": eian_pooling, "lstm_units": lstm_units,
+        "classifier": classifier, "classifier_dropout": classifier_dropout,
+    }, preset)
     num_clips, frames_per_clip, feature_dim = feature_shape
     if name is None:
-        name = "ceflnet_head" if variant == "full" else f"ceflnet_{variant}_head"
+        base = "ceflnet" if preset == "paper" else "ceflnet_official"
+        name = f"{base}_head" if variant == "full" else f"{base}_{variant}_head"
 
     features = keras.Input(feature_shape, name="features")  # (B, N, K, D)
     if variant in ("baseline", "lstm"):
@@ -357,7 +494,9 @@ def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, sa
     else:
         frame_mask = FrameMask(1, name="frame_mask")(features)  # (B, N, K)
         frames, _ = ClipSelfAttention(
-            output_projection=options["sal_output_projection"], use_bias=options["sal_use_bias"], name=SAL_NAME
+            output_projection=options["sal_output_projection"], use_bias=options["sal_use_bias"],
+            num_heads=options["sal_num_heads"], attention_dropout=options["sal_attention_dropout"],
+            output_dropout=options["sal_output_dropout"], name=SAL_NAME,
         )(features, mask=frame_mask, return_attention_scores=True)  # (B, N, K, D), (B, N, K, K)
         if variant == "sal":
             flat = layers.Reshape((num_clips * frames_per_clip, feature_dim), name="flat_frames")(frames)
@@ -367,28 +506,58 @@ def ceflnet_head(num_classes, feature_shape=FEATURE_SHAPE, variant="full", *, sa
             video = MaskedMean(name="frame_mean")(flat, mask=flat_mask)  # (B, D)
         else:
             clip_mask = FrameMask(2, name="clip_mask")(features)  # (B, N)
-            clips, _ = LocalGlobalRelation(summary_pooling=options["lrl_summary_pooling"], name=LRL_NAME)(
-                frames, mask=frame_mask, return_attention_scores=True
-            )  # (B, N, D), (B, N, K)
+            lrl = LocalGlobalRelation(summary_pooling=options["lrl_summary_pooling"],
+                                      output_features=options["lrl_output"], dropout=options["lrl_dropout"],
+                                      name=LRL_NAME)
+            if options["lrl_input"] == "sal":  # eq. 2-3: everything reads f'_k
+                clips, _ = lrl(frames, mask=frame_mask, return_attention_scores=True)  # (B, N, D), (B, N, K)
+            else:  # the code: weights and sum read f_k, the summary pools f'_k
+                clips, _ = lrl(features, mask=frame_mask, summary_inputs=frames,
+                               return_attention_scores=True)  # (B, N, D), (B, N, K)
             if variant == "sal_lrl":
                 video = MaskedMean(name="clip_mean")(clips, mask=clip_mask)  # (B, D)
             else:
                 video, _ = EmotionalIntensityActivation(
                     kernel_size=options["eian_kernel_size"], pooling=options["eian_pooling"], name=EIAN_NAME
                 )(clips, mask=clip_mask, return_attention_scores=True)  # (B, D), (B, N)
+    if options["classifier"] == "mlp":  # the code: 512-256-128-classes, ReLU
+        for index, units in enumerate(MLP_UNITS, start=1):
+            video = layers.Dense(units, activation="relu", name=f"classifier_hidden{index}")(video)  # (B, units)
+    if options["classifier_dropout"] > 0:
+        video = layers.Dropout(options["classifier_dropout"], name="classifier_dropout")(video)
     logits = layers.Dense(num_classes, name="classifier")(video)  # (B, num_classes)
     return keras.Model(features, logits, name=name)
 
 
-def build_ceflnet(num_classes, input="features", head=None, *, variant="full", feature_shape=None, frame_size=None,
-                  stem_weights=None, sal_output_projection=None, sal_use_bias=None, lrl_summary_pooling=None,
-                  eian_kernel_size=None, eian_pooling=None, lstm_units=None):
+def build_ceflnet(num_classes, input="features", head=None, *, variant="full", preset="paper", feature_shape=None,
+                  frame_size=None, stem_weights=None, input_scaling=None, **head_options):
     """A CEFLNet model of table 6: the head on cached ResNet-18 features, or frames end to end.
 
     CEFLNet (Liu et al., 2022), Fig. 1, section 4.1: frames of 7 clips x 5
     frames at 224x224 -> ResNet-18 (:func:`keras_fer.stems.resnet18`,
-    torchvision normalisation inside the model) per frame -> 512-d features
-    -> :func:`ceflnet_head`.
+    normalisation inside the model) per frame -> 512-d features ->
+    :func:`ceflnet_head`.
+
+    Two presets of this one builder (``preset``, fixed by the registry name):
+    ``"paper"`` (``ceflnet`` and the other table 6 rows) follows the paper's
+    equations; ``"code"`` (``ceflnet_official``) the authors' released code,
+    CVLab-Liuyuanyuan/CEFLNet ``models/Model.py`` (``ResNet_AT``). Where they
+    differ (docs/ceflnet-paper-and-code.md has the table):
+
+    ======================  ==================================  =========================================
+    option                  ``"paper"``                         ``"code"``
+    ======================  ==================================  =========================================
+    ``sal_num_heads``       1 (eq. 1, scale 1/sqrt(512))        4 (``nn.MultiheadAttention(512, 4)``)
+    ``sal_*_dropout``       0                                   0.1 on the attention and its output
+    ``lrl_input``           ``"sal"``: eq. 2-3 read f'_k        ``"features"``: beta and the sum read f_k
+    ``lrl_output``          ``"pooled"``: (mean) q1, 512x512    ``"summary_and_pooled"``: 1024 -> 512
+    ``lrl_dropout``         0                                   0.5 before beta
+    ``classifier``          ``"fc"`` (eq. 9)                    ``"mlp"``: 512-256-128-classes, ReLU
+    ``classifier_dropout``  0                                   0.4 before the last layer
+    ``input_scaling``       ``"imagenet"`` (mean/std)           ``"unit"``: RGB in [0, 1]
+    ======================  ==================================  =========================================
+
+    Any option passed explicitly overrides the preset's value.
 
     Args:
         num_classes: int >= 2.
@@ -397,16 +566,23 @@ def build_ceflnet(num_classes, input="features", head=None, *, variant="full", f
         head: with ``input="frames"``, an existing head to wrap (shared, not copied);
             then the head options must stay ``None``.
         variant: one of :data:`VARIANTS` (the registry fixes it per name).
+        preset: one of :data:`PRESETS` (the registry fixes it per name).
         feature_shape: (num_clips, frames_per_clip, feature_dim); default (7, 5, 512).
             End to end, feature_dim must be 512 (ResNet-18's feature).
         frame_size: frame height and width for ``input="frames"`` (default 224, >= 32).
         stem_weights: ResNet-18 weights file for ``input="frames"`` (see
             :func:`keras_fer.stems.resnet18`); ``None`` leaves it randomly initialised.
-        sal_output_projection, sal_use_bias, lrl_summary_pooling, eian_kernel_size, eian_pooling, lstm_units:
-            head options, see :func:`ceflnet_head`.
+        input_scaling: one of :data:`INPUT_SCALINGS` for ``input="frames"``
+            (default: the preset's).
+        **head_options: the options of :func:`ceflnet_head` (``sal_num_heads``,
+            ``lrl_input``, ``classifier``, ...); ``None`` takes the preset's value.
 
     Returns:
         A functional ``keras.Model`` that outputs logits.
+
+    Raises:
+        TypeError: an unknown option.
+        ValueError: a bad argument.
 
     Example:
 
@@ -414,22 +590,24 @@ def build_ceflnet(num_classes, input="features", head=None, *, variant="full", f
     >>> tuple(model.input.shape)
     (None, 2, 3, 32, 32, 3)
     """
+    unknown = sorted(set(head_options) - set(_HEAD_OPTIONS))
+    if unknown:
+        raise TypeError(f"build_ceflnet got an unexpected keyword argument {unknown[0]!r}")
+    check_choice(preset, PRESETS, "preset")
     check_choice(input, INPUTS, "input")
-    head_options = {
-        "sal_output_projection": sal_output_projection, "sal_use_bias": sal_use_bias,
-        "lrl_summary_pooling": lrl_summary_pooling, "eian_kernel_size": eian_kernel_size,
-        "eian_pooling": eian_pooling, "lstm_units": lstm_units,
-    }
     if input == "features":
         if head is not None:
             raise ValueError("`head` is only used with input='frames' (it wraps an existing head)")
-        for arg_name, value in (("frame_size", frame_size), ("stem_weights", stem_weights)):
+        for arg_name, value in (("frame_size", frame_size), ("stem_weights", stem_weights),
+                                ("input_scaling", input_scaling)):
             if value is not None:
                 raise ValueError(f"`{arg_name}` is only used with input='frames'; received {arg_name}={value!r}")
-        return ceflnet_head(num_classes, feature_shape or FEATURE_SHAPE, variant, **head_options)
+        return ceflnet_head(num_classes, feature_shape or FEATURE_SHAPE, variant, preset=preset, **head_options)
 
+    input_scaling = _INPUT_SCALING_DEFAULTS[preset] if input_scaling is None else input_scaling
+    check_choice(input_scaling, INPUT_SCALINGS, "input_scaling")
     if head is None:
-        head = ceflnet_head(num_classes, feature_shape or FEATURE_SHAPE, variant, **head_options)
+        head = ceflnet_head(num_classes, feature_shape or FEATURE_SHAPE, variant, preset=preset, **head_options)
     else:
         passed = [arg_name for arg_name, value in head_options.items() if value is not None]
         if passed:
@@ -444,7 +622,8 @@ def build_ceflnet(num_classes, input="features", head=None, *, variant="full", f
     frame_size = check_int(frame_size, "frame_size", minimum=32)
     stem = resnet18(weights=stem_weights, input_shape=(frame_size, frame_size, 3), pooling="avg")
     frames_shape = (num_clips, frames_per_clip, frame_size, frame_size, 3)
-    return end_to_end(stem, head, frames_shape, preprocessing="resnet18", name=f"{head.name}_end_to_end")
+    return end_to_end(stem, head, frames_shape, preprocessing=_PREPROCESSING_OF_SCALING[input_scaling],
+                      name=f"{head.name}_end_to_end")
 
 
 def most_emotional_clip(attention_outputs):
@@ -484,6 +663,12 @@ MODELS = (
               "intensity activation (EIAN)",
               "CEFLNet table 6, + EIAN (SAL + LRL + EIAN): 85.33 % on BU-3DFE; tables 2-5 and 8",
               build_ceflnet, fixed={"variant": "full"}),
+    ModelSpec("ceflnet_official", "ceflnet",
+              "CEFLNet as the authors' released code (ResNet_AT): 4-head SAL, LRL on the raw features, "
+              "MLP classifier, dropout, RGB in [0, 1]",
+              "CEFLNet table 6, + EIAN (SAL + LRL + EIAN), as released in CVLab-Liuyuanyuan/CEFLNet: 85.33 % "
+              "on BU-3DFE (the paper's number)",
+              build_ceflnet, fixed={"variant": "full", "preset": "code"}),
     ModelSpec("ceflnet_sal_lrl", "ceflnet",
               "CEFLNet without EIAN: SAL + LRL clip features averaged over clips",
               "CEFLNet table 6, + LRL (SAL + LRL): 84.67 % on BU-3DFE",

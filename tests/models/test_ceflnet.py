@@ -20,8 +20,8 @@ from tests.models import ceflnet_reference as reference
 
 B, N_CLIPS, N_FRAMES, D = 2, 3, 4, 8
 SPECS = {spec.name: spec for spec in MODELS}
-VARIANT_OF = {"ceflnet": "full", "ceflnet_sal_lrl": "sal_lrl", "ceflnet_sal": "sal", "ceflnet_baseline": "baseline",
-              "ceflnet_lstm": "lstm"}
+VARIANT_OF = {"ceflnet": "full", "ceflnet_official": "full", "ceflnet_sal_lrl": "sal_lrl", "ceflnet_sal": "sal",
+              "ceflnet_baseline": "baseline", "ceflnet_lstm": "lstm"}
 SCORE_NAMES = {
     "full": {"self_attention_learning", "local_global_relation", "emotional_intensity_activation"},
     "sal_lrl": {"self_attention_learning", "local_global_relation"},
