@@ -94,6 +94,8 @@ def sample_ast(n_frames, *, num_frames=20, stride=None, training=False, seed=Non
         stride: frames between two samples, or None for the largest that fits.
         training: draw a random start (True) or centre the span (False).
         seed: seed of the training draw; ignored in test mode.
+        test_frames: ``"centred"`` (start 14, offsets 1, 4, 7, 10, 13) or
+            ``"code"`` (start 15, offsets 0, 3, 6, 9, 12); ignored in training.
 
     Returns:
         int64 array of shape ``(num_frames,)``, non-decreasing frame indices.
@@ -206,6 +208,8 @@ def sample_stcam(n_frames, *, peak="last", jitter=0.5, training=False, seed=None
             spacing, in [0, 0.5]; used only in training.
         training: jitter the in-between frames (True) or not (False).
         seed: seed of the training draw; ignored in test mode.
+        test_frames: ``"centred"`` (start 14, offsets 1, 4, 7, 10, 13) or
+            ``"code"`` (start 15, offsets 0, 3, 6, 9, 12); ignored in training.
 
     Returns:
         int64 array of shape ``(7,)``, non-decreasing, first 0, last the peak.
@@ -261,6 +265,8 @@ def sample_ecnn_fsa(n_frames, *, num_segments=5, training=False, seed=None):
         num_segments: segments, one frame each (the paper: 5).
         training: draw a random frame per segment (True) or the centre (False).
         seed: seed of the training draw; ignored in test mode.
+        test_frames: ``"centred"`` (start 14, offsets 1, 4, 7, 10, 13) or
+            ``"code"`` (start 15, offsets 0, 3, 6, 9, 12); ignored in training.
 
     Returns:
         int64 array of shape ``(num_segments,)``, non-decreasing frame indices.
@@ -328,8 +334,12 @@ def _ceflnet_positions(n_frames, virtual, kept_frames, long_videos):
     return virtual * (n_frames - 1) / (kept_frames - 1)
 
 
+#: CEFLNet's test-time frames: our centred reading of the paper, or the authors' released code's.
+CEFLNET_TEST_FRAMES = ("centred", "code")
+
+
 def sample_ceflnet(n_frames, *, num_clips=7, clip_length=15, clip_overlap=5, frames_per_clip=5, start_range=30,
-                   kept_frames=105, long_videos="clip", training=False, seed=None):
+                   kept_frames=105, long_videos="clip", training=False, seed=None, test_frames="centred"):
     """CEFLNet: 7 clips of 5 frames from 75 consecutive frames of a 105-frame video.
 
     Liu et al. (2022), section 4.1: "We kept each video to 105 frames via
@@ -350,8 +360,17 @@ def sample_ceflnet(n_frames, *, num_clips=7, clip_length=15, clip_overlap=5, fra
     The paper describes only training; in test mode we start at frame 14, the
     centre of the first 30, and take from each 15-frame clip the centres of 5
     equal parts (offsets 1, 4, 7, 10, 13), because a deterministic evaluation
-    needs a fixed, centred choice (as ECNN-FSA's centre frames). In training
-    the 5 frames of a clip are drawn without replacement and kept in order.
+    needs a fixed, centred choice (as ECNN-FSA's centre frames)
+    (``test_frames="centred"``). The authors' released code
+    (CVLab-Liuyuanyuan/CEFLNet, ``data/NewDataset.py``) starts at frame 15
+    (``start_range // 2``) and takes offsets 0, 3, 6, 9, 12 (every
+    ``clip_length // frames_per_clip``-th frame from the window's first)
+    (``test_frames="code"``, the reading that goes with ``ceflnet_official``).
+    At the paper's geometry the two pick the same frames (14 + 10 k + 1, 4,
+    7, 10, 13 = 15 + 10 k + 0, 3, 6, 9, 12); they differ in other geometries
+    (an odd ``start_range``, or an even ``clip_length // frames_per_clip``).
+    In training the 5 frames of a clip are drawn without replacement and kept
+    in order.
 
     Args:
         n_frames: number of frames in the video, >= 1.
@@ -364,6 +383,8 @@ def sample_ceflnet(n_frames, *, num_clips=7, clip_length=15, clip_overlap=5, fra
         long_videos: "clip" or "resample" for videos longer than ``kept_frames``.
         training: random start and frames (True) or the fixed test choice (False).
         seed: seed of the training draw; ignored in test mode.
+        test_frames: ``"centred"`` (start 14, offsets 1, 4, 7, 10, 13) or
+            ``"code"`` (start 15, offsets 0, 3, 6, 9, 12); ignored in training.
 
     Returns:
         float64 array of shape ``(num_clips, frames_per_clip)``: positions in
@@ -375,10 +396,17 @@ def sample_ceflnet(n_frames, *, num_clips=7, clip_length=15, clip_overlap=5, fra
 
     >>> sample_ceflnet(200)[0].tolist()
     [15.0, 18.0, 21.0, 24.0, 27.0]
+    >>> bool(np.array_equal(sample_ceflnet(200, test_frames="code"), sample_ceflnet(200)))
+    True
+    >>> sample_ceflnet(200, frames_per_clip=3)[0].tolist()
+    [16.0, 21.0, 26.0]
+    >>> sample_ceflnet(200, frames_per_clip=3, test_frames="code")[0].tolist()
+    [15.0, 20.0, 25.0]
     """
     n_frames = check_int(n_frames, "n_frames", minimum=1)
     _ceflnet_geometry(num_clips, clip_length, clip_overlap, frames_per_clip, start_range, kept_frames, long_videos)
     _check_training(training)
+    check_choice(test_frames, CEFLNET_TEST_FRAMES, "test_frames")
     window_starts = (clip_length - clip_overlap) * np.arange(num_clips, dtype=np.int64)
     if training:
         rng = np.random.default_rng(seed)
@@ -386,6 +414,10 @@ def sample_ceflnet(n_frames, *, num_clips=7, clip_length=15, clip_overlap=5, fra
         offsets = np.stack(
             [np.sort(rng.choice(clip_length, size=frames_per_clip, replace=False)) for _ in range(num_clips)]
         )
+    elif test_frames == "code":
+        start = start_range // 2
+        step = clip_length // frames_per_clip
+        offsets = np.broadcast_to(step * np.arange(frames_per_clip, dtype=np.int64), (num_clips, frames_per_clip))
     else:
         start = (start_range - 1) // 2
         parts = np.arange(frames_per_clip, dtype=np.int64)

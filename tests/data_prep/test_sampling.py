@@ -306,6 +306,23 @@ def test_ceflnet_rejects_inconsistent_geometry():
         sample_ceflnet(200, frames_per_clip=16)
     with pytest.raises(ValueError, match="long_videos"):
         sample_ceflnet(200, long_videos="drop")
+    with pytest.raises(ValueError, match="test_frames"):
+        sample_ceflnet(200, test_frames="random")
+
+
+def test_ceflnet_code_test_frames_start_at_15_with_offsets_0_to_12():
+    """The authors' code (data/NewDataset.py): start 15, frames 0, 3, 6, 9, 12 of each 15-frame window."""
+    code = sample_ceflnet(200, test_frames="code")
+    expected = 15 + 10 * np.arange(7)[:, None] + np.array([0, 3, 6, 9, 12])
+    np.testing.assert_array_equal(code, expected)
+    # At the paper's geometry this is the centred reading's frames (14 + 1, 4, ..., 13); elsewhere they differ.
+    np.testing.assert_array_equal(sample_ceflnet(200), code)
+    np.testing.assert_array_equal(sample_ceflnet(200, frames_per_clip=3, test_frames="code")[0], [15, 20, 25])
+    np.testing.assert_array_equal(sample_ceflnet(200, frames_per_clip=3)[0], [16, 21, 26])
+    np.testing.assert_array_equal(sample_ceflnet(200, start_range=29, test_frames="code")[0], [14, 17, 20, 23, 26])
+    # Training ignores the option.
+    np.testing.assert_array_equal(sample_ceflnet(200, training=True, seed=3, test_frames="code"),
+                                  sample_ceflnet(200, training=True, seed=3))
 
 
 # ----------------------------------------------------------------------------- STANet
