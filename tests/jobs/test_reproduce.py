@@ -29,6 +29,12 @@ def test_synthetic_plans_cover_every_row():
         assert len(set(list_models(paper)) - set(plan.skip)) >= 3  # most rows run
 
 
+def test_ceflnet_runs_the_paper_and_the_released_code_as_separate_rows():
+    rows = reproduce._rows("ceflnet", quick=False)
+    assert {"ceflnet", "ceflnet_official"} <= set(rows)
+    assert "ceflnet_official" not in reproduce.SYNTHETIC_PLANS["ceflnet"].skip
+
+
 def test_real_dataset_run_on_a_cache_writes_the_table(tiny_cache, tmp_path):
     results = reproduce.reproduce(tmp_path, paper="ast", dataset="casme2", features=str(tiny_cache), quick=True,
                                   epochs=2)
