@@ -134,13 +134,16 @@ class LocalGlobalRelation(keras.layers.Layer):
 
     def call(self, inputs, mask=None, summary_inputs=None, return_attention_scores=False, training=None):
         frames = inputs  # (B, N, K, D)
-        pooled_frames = frames if summary_inputs is None else summary_inputs  # (B, N, K, D), what f^' pools
+        pooled_frames = summary_inputs  # (B, N, K, D) or None: what f^' pools
         frame_mask = None
         if mask is not None:
             frame_mask = ops.cast(mask, "bool")  # (B, N, K)
             clip_valid = ops.any(frame_mask, axis=-1)  # (B, N)
             frames = ops.where(frame_mask[..., None], frames, ops.zeros_like(frames))  # (B, N, K, D)
-            pooled_frames = ops.where(frame_mask[..., None], pooled_frames, ops.zeros_like(pooled_frames))
+            if pooled_frames is not None:
+                pooled_frames = ops.where(frame_mask[..., None], pooled_frames, ops.zeros_like(pooled_frames))
+        if pooled_frames is None:
+            pooled_frames = frames  # eq. 2: the summary pools the frames that are weighted
 
         if self.summary_pooling == "max":
             if frame_mask is None:

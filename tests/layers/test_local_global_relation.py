@@ -258,3 +258,44 @@ def test_saved_model_loads_in_new_process(tmp_path):
     frames = _frames(rng)
     frames[0, 1, 3] = 0.0  # one padded frame, masked by the Masking layer
     assert_loads_in_new_process(model, frames, tmp_path)
+
+
+# ----------------------------------------------------------------------------- the authors' code's options
+
+
+def test_code_options_pool_the_summary_from_other_features_and_read_it_in_q1():
+    """``summary_inputs`` (the SAL outputs in the authors' code) feed only f^'; with
+    ``output_features="summary_and_pooled"``, R = [f^' : weighted mean] q1 + b1."""
+    rng = np.random.default_rng(11)
+    frames, sal = _frames(rng), _frames(rng)
+    mask = np.ones((B, N_CLIPS, N_FRAMES), dtype=bool)
+    mask[0, 1, 2] = False
+    layer = LocalGlobalRelation(output_features="summary_and_pooled", dropout=0.5)
+    outputs, weights = layer(frames, mask=mask, summary_inputs=sal, return_attention_scores=True)
+    assert tuple(layer.output_kernel.shape) == (2 * D, D)
+    q0, b0 = np.asarray(layer.relation_kernel)[:, 0], np.asarray(layer.relation_bias)
+    q1, b1 = np.asarray(layer.output_kernel), np.asarray(layer.output_bias)
+    for b in range(B):
+        for i in range(N_CLIPS):
+            keep = np.flatnonzero(mask[b, i])
+            summary = sal[b, i, keep].max(axis=0)
+            w = _sigmoid(np.concatenate([np.broadcast_to(summary, (keep.size, D)), frames[b, i, keep]], -1) @ q0 + b0)
+            expected = np.concatenate([summary, w @ frames[b, i, keep] / w.sum()]) @ q1 + b1
+            np.testing.assert_allclose(np.asarray(outputs)[b, i], expected, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(np.asarray(weights)[b, i, keep], w, rtol=1e-4, atol=1e-5)
+    # Dropout (before q0) acts in training only.
+    assert not np.allclose(layer(frames, summary_inputs=sal, training=True), layer(frames, summary_inputs=sal))
+    # Without summary_inputs, or with the frames themselves, it is eq. 2-3's reading.
+    np.testing.assert_allclose(layer(frames, summary_inputs=frames), layer(frames), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, argument", [({"output_features": "sum"}, "output_features"),
+                                              ({"dropout": 1.0}, "dropout"), ({"dropout": True}, "dropout")])
+def test_bad_code_options_raise(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        LocalGlobalRelation(**kwargs)
+
+
+def test_config_roundtrip_with_the_code_options():
+    clone = assert_config_roundtrip(LocalGlobalRelation(output_features="summary_and_pooled", dropout=0.5, name="lrl"))
+    assert (clone.output_features, clone.dropout) == ("summary_and_pooled", 0.5)

@@ -85,6 +85,18 @@ def test_code_preset_matches_the_numpy_transcription_of_the_official_forward_pas
     np.testing.assert_allclose(outputs["self_attention_learning"], expected["sal"], atol=1e-5)
 
 
+def test_padded_frames_change_nothing_in_the_code_preset():
+    """All-zero frames are padding: 4 frames with the last one zero give the 3-frame clips' outputs (4 heads)."""
+    weights = _official_head_weights(np.random.default_rng(8))
+    four = official_state_dict(create_model("ceflnet_official", 7, input="features", feature_shape=(3, 4, D)), weights)
+    three = official_state_dict(create_model("ceflnet_official", 7, input="features", feature_shape=(3, 3, D)),
+                                weights)
+    x = _features(9)
+    x[:, :, 3] = 0.0
+    np.testing.assert_allclose(four(x), three(x[:, :, :3]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(four(x), reference.forward(x[:, :, :3], weights)["logits"], rtol=1e-4, atol=1e-4)
+
+
 def test_paper_preset_differs_from_the_code_preset_only_in_the_documented_options():
     paper = ceflnet_head(7, (3, 4, D))
     code = ceflnet_head(7, (3, 4, D), preset="code")
