@@ -217,3 +217,15 @@ def test_converted_model_keeps_its_weights_through_keras_save(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "head.keras")
     x = _features(7, (1, 2, 5, D))
     np.testing.assert_allclose(loaded(x), reference.forward(x, weights)["logits"], rtol=1e-4, atol=1e-4)
+
+
+def test_converter_reads_a_pth_checkpoint_when_torch_is_installed(tmp_path):
+    """main.py's checkpoint form, {"state_dict": ...} of a DataParallel model; skipped without torch (an extra)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    weights = {**_official_stem_weights(rng), **_official_head_weights(rng)}
+    state_dict = {f"module.{name}": torch.from_numpy(np.asarray(value)) for name, value in weights.items()}
+    torch.save({"epoch": 1, "state_dict": state_dict, "prec1": 0.5}, tmp_path / "model_best.pth.tar")
+    model = convert_official_checkpoint(str(tmp_path / "model_best.pth.tar"), tmp_path / "c.weights.h5", frame_size=32)
+    np.testing.assert_array_equal(model.layers[-1].get_layer("classifier").kernel.numpy(),
+                                  weights["classifier.5.0.weight"].T)
