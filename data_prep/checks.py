@@ -15,7 +15,7 @@ Traceback (most recent call last):
 ValueError: sample: `num_frames` must be an integer >= 1; received num_frames=True
 """
 
-__all__ = ["check_choice", "check_int", "fail"]
+__all__ = ["check_choice", "check_int", "check_rate", "fail"]
 
 
 def fail(name, requirement, value, where=None):
@@ -53,3 +53,12 @@ def check_choice(value, choices, name, where=None):
     if value not in choices:
         fail(name, f"one of {tuple(choices)}", value, where)
     return value
+
+
+def check_rate(value, name, where=None):
+    """``value`` as a float if it is a number in [0, 1) (a dropout rate); bools are refused."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        fail(name, "a number in [0, 1)", value, where)
+    return float(value)

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from data_prep.checks import check_choice, check_int, fail
+from data_prep.checks import check_choice, check_int, check_rate
 from keras_fer.layers.utils import attention_output_spec, check_rank, large_negative, masked_softmax
 
 _SUMMARY_POOLINGS = ("max", "mean")
@@ -98,9 +98,7 @@ class LocalGlobalRelation(keras.layers.Layer):
             raise ValueError(f"LocalGlobalRelation: `use_bias` must be a bool; received use_bias={use_bias!r}")
         self.output_features = check_choice(output_features, OUTPUT_FEATURES, "output_features",
                                             where="LocalGlobalRelation")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            fail("dropout", "a number in [0, 1)", dropout, where="LocalGlobalRelation")
-        self.dropout = float(dropout)
+        self.dropout = check_rate(dropout, "dropout", where="LocalGlobalRelation")
         self.units = units
         self.summary_pooling = summary_pooling
         self.use_bias = use_bias

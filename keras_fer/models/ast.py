@@ -51,7 +51,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from data_prep.checks import check_choice, check_int
+from data_prep.checks import check_choice, check_int, check_rate
 from keras_fer.layers import ContextAttention
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
 from keras_fer.models.spec import INPUTS, ModelSpec
@@ -86,12 +86,6 @@ DEFAULT_FRAME_SIZE = 224
 DEFAULT_NUM_POINTS = 68
 # Filters of the five conv blocks of the small from-scratch CNN (table 3); see ast_cnn_stem.
 DEFAULT_CNN_FILTERS = (16, 32, 64, 128, 256)
-
-
-def _check_rate(value, name, where):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{where}: `{name}` must be a number in [0, 1); received {name}={value!r}")
-    return float(value)
 
 
 def _check_shape(shape, name, ranks, where):
@@ -250,7 +244,7 @@ def ast_head(num_classes, feature_shape=(DEFAULT_NUM_FRAMES, 7, 7, 512), tempora
     projection_units = check_int(projection_units, "projection_units", minimum=1, where=where)
     if not isinstance(causal, bool):
         raise ValueError(f"{where}: `causal` must be a bool; received causal={causal!r}")
-    dropout = _check_rate(dropout, "dropout", where)
+    dropout = check_rate(dropout, "dropout", where)
 
     features = keras.Input(feature_shape, name="features")  # (B, T, *feature)
     mask = FrameMask(len(feature_shape) - 1, name="frame_mask")(features)  # (B, T)

@@ -67,7 +67,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from data_prep.checks import check_choice, check_int, fail
+from data_prep.checks import check_choice, check_int, check_rate
 from keras_fer.layers import EmotionalIntensityActivation, LocalGlobalRelation
 from keras_fer.layers.local_global_relation import OUTPUT_FEATURES as LRL_OUTPUTS
 from keras_fer.layers.utils import attention_output_spec, check_rank, masked_softmax
@@ -247,8 +247,8 @@ class ClipSelfAttention(keras.layers.Layer):
         ):
             raise ValueError(f"ClipSelfAttention: `epsilon` must be a positive number; received epsilon={epsilon!r}")
         self.num_heads = check_int(num_heads, "num_heads", minimum=1, where="ClipSelfAttention")
-        self.attention_dropout = _check_rate(attention_dropout, "attention_dropout", "ClipSelfAttention")
-        self.output_dropout = _check_rate(output_dropout, "output_dropout", "ClipSelfAttention")
+        self.attention_dropout = check_rate(attention_dropout, "attention_dropout", "ClipSelfAttention")
+        self.output_dropout = check_rate(output_dropout, "output_dropout", "ClipSelfAttention")
         self.output_projection = output_projection
         self.use_bias = use_bias
         self.epsilon = float(epsilon)
@@ -343,13 +343,6 @@ class ClipSelfAttention(keras.layers.Layer):
         return config
 
 
-def _check_rate(value, name, where=None):
-    """``value`` as a float if it is a dropout rate in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        fail(name, "a number in [0, 1)", value, where)
-    return float(value)
-
-
 def _check_feature_shape(feature_shape):
     if not isinstance(feature_shape, (tuple, list)) or len(feature_shape) != 3:
         raise ValueError(
@@ -377,7 +370,7 @@ def _resolve_options(variant, options, preset="paper"):
     resolved["lstm_units"] = check_int(resolved["lstm_units"], "lstm_units", minimum=1)
     resolved["sal_num_heads"] = check_int(resolved["sal_num_heads"], "sal_num_heads", minimum=1)
     for name in ("sal_attention_dropout", "sal_output_dropout", "lrl_dropout", "classifier_dropout"):
-        resolved[name] = _check_rate(resolved[name], name)
+        resolved[name] = check_rate(resolved[name], name)
     check_choice(resolved["lrl_input"], LRL_INPUTS, "lrl_input")
     check_choice(resolved["lrl_output"], LRL_OUTPUTS, "lrl_output")
     check_choice(resolved["classifier"], CLASSIFIERS, "classifier")

@@ -45,7 +45,7 @@ import functools
 import keras
 from keras import layers, ops
 
-from data_prep.checks import check_choice, check_int
+from data_prep.checks import check_choice, check_int, check_rate
 from keras_fer.layers import FrameSelfAttention
 from keras_fer.layers.utils import large_negative
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
@@ -74,12 +74,6 @@ ECNN_HALF_UNITS = 1024
 
 #: How :class:`ScoreFusion` averages per-frame scores.
 SCORE_FUSIONS = ("probabilities", "logits")
-
-
-def _check_dropout(dropout, function_name):
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{function_name}: `dropout` must be a number in [0, 1); received dropout={dropout!r}")
-    return float(dropout)
 
 
 def _check_feature_shape(feature_shape, function_name):
@@ -300,7 +294,7 @@ def _check_head_args(num_classes, fc_layers, hidden_units, dropout, function_nam
     fc_layers = check_int(fc_layers, "fc_layers", minimum=1, where=function_name)
     if hidden_units is not None:
         hidden_units = check_int(hidden_units, "hidden_units", minimum=1, where=function_name)
-    return num_classes, fc_layers, hidden_units, _check_dropout(dropout, function_name)
+    return num_classes, fc_layers, hidden_units, check_rate(dropout, "dropout", where=function_name)
 
 
 def ecnn_fsa_head(num_classes, feature_shape=(5, 2048), scale=0.1, fc_layers=1, hidden_units=None, dropout=0.5,

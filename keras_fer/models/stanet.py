@@ -46,7 +46,7 @@ scores = keras_fer.models.attention_model(model)(flow)  # "soft_mask_branch", "t
 import keras
 from keras import ops
 
-from data_prep.checks import check_choice, check_int
+from data_prep.checks import check_choice, check_int, check_rate
 from keras_fer.layers.temporal_affinity_attention import HIDDEN_MODES, TemporalAffinityAttention
 from keras_fer.models.common import FrameMask, MaskedMax, MaskedMean, end_to_end
 from keras_fer.models.spec import ModelSpec
@@ -284,8 +284,7 @@ def stanet_head(
     check_choice(temporal_attention, TEMPORAL_ATTENTIONS, "temporal_attention", "stanet_head")
     check_choice(hidden, HIDDEN_MODES, "hidden", "stanet_head")
     check_choice(pooling, POOLINGS, "pooling", "stanet_head")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"stanet_head: `dropout` must be a number in [0, 1); received dropout={dropout!r}")
+    check_rate(dropout, "dropout", where="stanet_head")
     if temporal_attention == "none" and (hidden != "lstm" or units is not None):
         raise ValueError(
             "stanet_head: `hidden` and `units` configure the temporal attention branch; leave them at their "

@@ -64,7 +64,7 @@ import numbers
 import keras
 from keras import layers
 
-from data_prep.checks import check_int
+from data_prep.checks import check_int, check_rate
 from keras_fer.models.common import end_to_end
 from keras_fer.models.spec import ModelSpec
 from keras_fer.stems.inception_resnet import ATTENTION_OPTIONS, FEATURE_DIM, inception_resnet3d
@@ -137,8 +137,7 @@ def stcam_head(num_classes, feature_shape=(FEATURE_DIM,), hidden_units=_HIDDEN_U
     num_classes = check_int(num_classes, "num_classes", minimum=2, where="stcam_head")
     feature_shape = _check_feature_shape(feature_shape)
     hidden_units = check_int(hidden_units, "hidden_units", minimum=1, where="stcam_head")
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"stcam_head: `dropout` must be a number in [0, 1); received dropout={dropout!r}")
+    check_rate(dropout, "dropout", where="stcam_head")
     features = keras.Input(feature_shape, name="features")
     x = layers.Dense(hidden_units, activation="relu", kernel_initializer="glorot_uniform", name="fc1")(features)
     if dropout > 0:

@@ -60,12 +60,11 @@ spatial size unknown when the model is built falls back to the strided
 convolution.
 """
 
-import numbers
 
 import keras
 from keras import layers
 
-from data_prep.checks import check_choice, check_int
+from data_prep.checks import check_choice, check_int, check_rate
 from keras_fer.layers import Channel3DAttention, NonLocalBlock, SpatialTemporalAttention
 from keras_fer.stems.checks import check_input_shape
 from keras_fer.stems.weights import load_weights
@@ -287,9 +286,7 @@ def inception_resnet3d(
     input_shape = check_input_shape(input_shape, (1, 32, 32), 3, "inception_resnet3d")
     check_choice(attention, ATTENTION_OPTIONS, "attention", "inception_resnet3d")
     reduction_ratio = check_int(reduction_ratio, "reduction_ratio", minimum=1, where="inception_resnet3d")
-    if isinstance(bn_momentum, bool) or not isinstance(bn_momentum, numbers.Real) or not 0.0 <= bn_momentum < 1.0:
-        raise ValueError(f"inception_resnet3d: `bn_momentum` must be a number in [0, 1); "
-                         f"received bn_momentum={bn_momentum!r}")
+    check_rate(bn_momentum, "bn_momentum", where="inception_resnet3d")
     if not isinstance(subsample_strided_convs, bool):
         raise ValueError("inception_resnet3d: `subsample_strided_convs` must be True or False; "
                          f"received subsample_strided_convs={subsample_strided_convs!r}")
