@@ -311,10 +311,13 @@ class VideoReader:
         for index in wanted:
             frame = _read_image(self._frame_files[index])
             if frame.shape != expected_shape:
+                # The indices may skip frames (a sampler's): name the folder's first odd frame, not this one.
+                odd, frame = next((path, image) for path in self._frame_files[1:index + 1]
+                                  for image in [_read_image(path)] if image.shape != expected_shape)
                 raise VideoError(
-                    self._frame_files[index],
+                    odd,
                     f"frame size {frame.shape[1]}x{frame.shape[0]} differs from the folder's first frame "
-                    f"{expected_shape[1]}x{expected_shape[0]}",
+                    f"{os.path.basename(self._frame_files[0])} ({expected_shape[1]}x{expected_shape[0]})",
                 )
             yield index, frame
 
