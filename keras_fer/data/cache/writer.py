@@ -171,7 +171,8 @@ def write_cache(cache_dir, samples, features_fn, config, feature_shape, *, num_s
 
     Returns:
         dict: ``computed`` (samples computed by this call), ``skipped``
-        (samples of this process found finished), ``complete`` (every shard
+        (samples of this process found done, in finished shards or in an
+        interrupted shard's partial folder), ``complete`` (every shard
         exists and ``manifest.csv`` is written).
 
     Raises:
@@ -214,9 +215,9 @@ def write_cache(cache_dir, samples, features_fn, config, feature_shape, *, num_s
     todo = [shard for shard in mine if not os.path.exists(shard_path(cache_dir, shard, num_shards))]
     for shard in set(mine) - set(todo):  # a writer killed between the shard's rename and this cleanup
         shutil.rmtree(partial_dir(cache_dir, shard, num_shards), ignore_errors=True)
-    skipped = sum(len(samples[shard::num_shards]) for shard in mine if shard not in todo)
+    total = sum(len(samples[shard::num_shards]) for shard in mine)
     computed = 0
-    with tqdm(total=sum(len(samples[shard::num_shards]) for shard in mine), initial=skipped, desc="extract",
+    with tqdm(total=total, initial=total - sum(len(samples[shard::num_shards]) for shard in todo), desc="extract",
               unit="clip", disable=not progress) as bar:
         for shard in todo:
             computed += _write_shard(cache_dir, shard, num_shards, samples[shard::num_shards], features_fn, label_of,
@@ -225,4 +226,6 @@ def write_cache(cache_dir, samples, features_fn, config, feature_shape, *, num_s
     if complete:
         manifest.write_csv(os.path.join(cache_dir, "manifest.csv"), MANIFEST_COLUMNS,
                                     _manifest_rows(samples, num_shards, classes))
-    return {"computed": computed, "skipped": skipped, "complete": complete}
+    # Every sample of this process's shards is now cached; those this call did not compute were done before
+    # (finished shards, records kept in an interrupted shard's partial folder, shards another process finished).
+    return {"computed": computed, "skipped": total - computed, "complete": complete}
