@@ -12,7 +12,10 @@ or frame folder; relative paths are relative to the manifest's folder),
 ``label`` (class name), ``subject`` (for subject-independent splits), and
 ``onset``, ``apex``, ``offset`` (frame indices of the expression in the source
 video, empty when unknown). Only ``id`` and ``path`` are required; missing
-optional columns read as empty strings.
+optional columns read as empty strings. :func:`row_problems` says what is
+impossible in a row (phases that are not frame indices in order, a label
+outside the dataset's classes); the dataset adapters and ``keras-fer prepare``
+report such rows and leave them out.
 
 Every write goes through :func:`data_prep.files.atomic_path` (a temporary
 name in the same folder, then a rename), so a reader never sees a half-written file.
@@ -40,12 +43,14 @@ __all__ = [
     "read_csv",
     "read_failures",
     "read_manifest",
+    "row_problems",
     "write_csv",
 ]
 
 SOURCE_COLUMNS = ("id", "path", "label", "subject", "onset", "apex", "offset")
 PREPARED_COLUMNS = SOURCE_COLUMNS + ("n_frames", "fps", "crops_dir", "n_crops", "n_no_face")
 FAILURE_COLUMNS = ("file", "reason")
+PHASE_COLUMNS = ("onset", "apex", "offset")
 FRAME_COLUMNS = ("frame_index", "file", "status", "x0", "y0", "x1", "y1")
 _REQUIRED_SOURCE_COLUMNS = ("id", "path")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -58,6 +63,35 @@ def check_sample_id(sample_id, where):
             f"{where}: sample id {sample_id!r} must start with a letter or digit and use only letters, "
             "digits and . _ + - (it names the sample's crop folder)"
         )
+
+
+def row_problems(row, classes=None, n_frames=None):
+    """What is impossible in a source row, as a list of messages (empty when nothing is).
+
+    Args:
+        row: a source row (strings; empty cells are unknown values).
+        classes: the dataset's class names, or None to accept any label.
+        n_frames: the video's frame count, or None when not known yet.
+
+    The given ones of onset, apex, offset must be frame indices (integers
+    >= 0) with onset <= apex <= offset, below ``n_frames`` when it is known.
+    """
+    problems = []
+    phases = {column: (row.get(column) or "").strip() for column in PHASE_COLUMNS}
+    given = [(column, value) for column, value in phases.items() if value]
+    written = f"onset,apex,offset={','.join(phases.values())}"
+    if any(not (value.isascii() and value.isdigit()) for _, value in given):
+        problems.append(f"{written}: not frame indices (integers >= 0)")
+    else:
+        values = [int(value) for _, value in given]
+        if values != sorted(values):
+            problems.append(f"{written}: not onset <= apex <= offset")
+        if n_frames is not None and values and max(values) >= n_frames:
+            problems.append(f"{written}: beyond the video's last frame {n_frames - 1} ({n_frames} frames)")
+    label = (row.get("label") or "").strip()
+    if classes is not None and label and label not in classes:
+        problems.append(f"label {label!r} is not one of the dataset's classes {tuple(classes)}")
+    return problems
 
 
 def write_csv(path, columns, rows):

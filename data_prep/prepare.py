@@ -51,7 +51,7 @@ from concurrent.futures.process import BrokenProcessPool
 import cv2
 from tqdm.auto import tqdm
 
-from data_prep import faces, files, manifest, video
+from data_prep import datasets, faces, files, manifest, video
 from data_prep.checks import check_choice, check_int
 
 __all__ = ["PrepareOptions", "PrepareResult", "collect_samples", "dataset_samples", "prepare", "prepare_sample"]
@@ -212,10 +212,14 @@ def _disambiguate(rows, input_path):
             row["id"] = _sample_id(os.path.relpath(row["path"], input_path))
 
 
-def collect_samples(input_path):
+def collect_samples(input_path, strict=False):
     """The samples of an input: source rows (:data:`~data_prep.manifest.SOURCE_COLUMNS` dicts).
 
-    * a ``.csv`` file: a dataset manifest;
+    * a ``.csv`` file: a dataset manifest; a row whose onset/apex/offset are
+      impossible is left out and reported, as the dataset adapters do
+      (:class:`~data_prep.datasets.Manifest` ``.problems``, a
+      :class:`~data_prep.datasets.DatasetWarning` each; ``strict``: a
+      :class:`~data_prep.datasets.DatasetError`);
     * another file: one video (id = file name without extension);
     * a frame folder (images, no video): one sample;
     * any other folder: every video file (by extension) and every frame
@@ -227,13 +231,16 @@ def collect_samples(input_path):
     Raises:
         FileNotFoundError: ``input_path`` does not exist.
         ValueError: no sample found, or two samples with the same id.
+        DatasetError: ``strict`` and a manifest row is impossible.
     """
     input_path = os.fspath(input_path)
     if not os.path.exists(input_path):
         raise FileNotFoundError(f"{input_path}: no such file or folder")
     if os.path.isfile(input_path):
         if input_path.lower().endswith(".csv"):
-            return manifest.read_manifest(input_path)
+            rows, problems = datasets.check_rows(manifest.read_manifest(input_path), None, input_path)
+            datasets.report(problems, input_path, strict)
+            return datasets.Manifest(rows, problems, sorted({row["label"] for row in rows if row["label"]}))
         return [_source_row(_sample_id(os.path.splitext(os.path.basename(input_path))[0]), input_path)]
     if video.is_frame_folder(input_path):
         return [_source_row(_sample_id(os.path.basename(os.path.abspath(input_path))), input_path)]
@@ -262,8 +269,8 @@ def collect_samples(input_path):
     return rows
 
 
-def dataset_samples(name, root):
-    """The samples of a named dataset from its adapter ``data_prep.datasets.<name>.build_manifest(root)``.
+def dataset_samples(name, root, strict=False):
+    """The samples of a named dataset from its adapter ``data_prep.datasets.<name>.build_manifest(root, strict)``.
 
     Raises:
         ValueError: no adapter of that name (the message lists those that exist).
@@ -282,7 +289,7 @@ def dataset_samples(name, root):
             f"{known or 'none yet (the dataset adapters are not written yet)'}, or prepare a folder of videos or a "
             f"manifest CSV with --input instead; received dataset={name!r}"
         ) from None
-    return build(root)
+    return build(root, strict=strict)
 
 
 def _write_jpeg(path, crop, quality):
@@ -311,9 +318,14 @@ def prepare_sample(sample, out_dir, options):
 
     Raises:
         VideoError, NoFaceError: the sample cannot be used (nothing is left behind).
+        ValueError: its onset/apex/offset are impossible (:func:`~data_prep.manifest.row_problems`), beyond
+            the video's frames included.
     """
     cropper = options.cropper()
     reader = video.VideoReader(sample["path"])
+    impossible = manifest.row_problems(sample, n_frames=reader.info.n_frames)
+    if impossible:
+        raise ValueError(f"{sample['path']}: sample {sample['id']!r}: {'; '.join(impossible)}")
     indices = None
     if options.sampler is not None:
         superset = _superset_function(options.sampler)

@@ -16,7 +16,8 @@ Every adapter module ``data_prep.datasets.<name>`` has
   prepared manifest keeps only the source columns.
 
 Problems are never skipped in silence. Unknown labels, missing label files,
-samples without a subject id, unreadable annotation rows: each becomes a
+samples without a subject id, unreadable annotation rows, impossible
+onset/apex/offset (:func:`~data_prep.manifest.row_problems`): each becomes a
 :class:`Problem` (file + message). With ``strict=False`` (the default) the
 samples that cannot be labelled are left out of the rows, every problem is
 listed in ``Manifest.problems`` and emitted as a :class:`DatasetWarning`
@@ -188,12 +189,42 @@ def sorted_subfolders(path):
                   and os.path.isdir(os.path.join(path, name)))
 
 
-def finish(rows, problems, classes, root, strict):
-    """Check ids, sort the rows, report the problems; the common end of every ``build_manifest``.
+def check_rows(rows, classes, source=None):
+    """The rows that :func:`~data_prep.manifest.row_problems` finds possible, and a :class:`Problem` for each other.
+
+    ``source`` is the file the rows were read from (a manifest CSV), named in
+    the problems; None names each sample's own path.
+    """
+    kept, problems = [], []
+    for row in rows:
+        found = manifest.row_problems(row, classes)
+        if found:
+            problems.append(Problem(source or row["path"], f"sample {row['id']!r}: {'; '.join(found)}; left out"))
+        else:
+            kept.append(row)
+    return kept, problems
+
+
+def report(problems, root, strict):
+    """Raise DatasetError listing ``problems`` when ``strict``, else emit each as a :class:`DatasetWarning`."""
+    if problems and strict:
+        listing = "\n  ".join(str(problem) for problem in problems)
+        raise DatasetError(root, f"{len(problems)} problem(s):\n  {listing}")
+    for problem in problems:
+        warnings.warn(str(problem), DatasetWarning, stacklevel=3)
+
+
+def finish(rows, problems, classes, root, strict, source=None):
+    """Check rows and ids, sort the rows, report the problems; the common end of every ``build_manifest``.
+
+    Rows with impossible phases or a label outside ``classes`` are left out
+    (:func:`check_rows`; ``source`` as there).
 
     Raises:
         DatasetError: no sample at all, a repeated id, or (``strict``) any problem.
     """
+    rows, impossible = check_rows(rows, classes, source)
+    problems = list(problems) + impossible
     if not rows:
         detail = "; ".join(str(problem) for problem in problems[:5])
         raise DatasetError(root, "no labelled sample found in the expected layout" + (f" ({detail})" if detail else ""))
@@ -202,11 +233,7 @@ def finish(rows, problems, classes, root, strict):
         if row["id"] in seen:
             raise DatasetError(row["path"], f"sample id {row['id']!r} also used by {seen[row['id']]}")
         seen[row["id"]] = row["path"]
-    if problems and strict:
-        listing = "\n  ".join(str(problem) for problem in problems)
-        raise DatasetError(root, f"{len(problems)} problem(s):\n  {listing}")
-    for problem in problems:
-        warnings.warn(str(problem), DatasetWarning, stacklevel=3)
+    report(problems, root, strict)
     return Manifest(sorted(rows, key=lambda row: row["id"]), problems, classes)
 
 

@@ -6,8 +6,9 @@ as written, stripped (there is no canonical class set; ``Manifest.classes``
 lists the labels found). Rows without a label or without a subject id are kept
 and reported (one problem per column, with the count and the first ids),
 because an unlabelled row may be meant for prediction only and a protocol
-that needs subjects checks them itself; a path that does not exist is
-reported and the row left out.
+that needs subjects checks them itself; a path that does not exist, or
+onset/apex/offset that are not frame indices in order, are reported and the
+row left out.
 """
 
 import os
@@ -38,4 +39,4 @@ def build_manifest(root, strict=False):
         if empty:
             problems.append(Problem(path, f"{len(empty)} sample(s) without a {column}, kept: {empty[:5]}"))
     classes = sorted({row["label"] for row in rows if row["label"]})
-    return finish(rows, problems, classes, root, strict)
+    return finish(rows, problems, classes, root, strict, source=path)

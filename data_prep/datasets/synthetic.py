@@ -64,4 +64,4 @@ def build_manifest(root, strict=False):
         rows = manifest.read_manifest(manifest_path)
     rows = [source_row(row["id"], row["path"], row["label"], row["subject"], row["onset"], row["apex"], row["offset"])
             for row in rows]
-    return finish(rows, [], arguments["settings"].classes, root, strict)
+    return finish(rows, [], arguments["settings"].classes, root, strict, source=manifest_path)

@@ -199,7 +199,7 @@ def test_casme2_from_a_csv_export(tmp_path):
     _frames(raw / "sub17" / "EP05_09", [f"img{i}.jpg" for i in range(1, 30)])
     _frames(raw / "sub02" / "EP09_01", [f"img{i}.jpg" for i in range(10, 20)])
     _write_sheet(tmp_path / "CASME2-coding-20140508.csv", CASME_HEADER, [
-        ("01", "EP02_01f", 46, 59, 58, "12", "happiness"),
+        ("01", "EP02_01f", 46, 58, 59, "12", "happiness"),
         (17, "EP05_09", 5, "/", 20, "4", "repression"),
         ("02", "EP09_01", 10, 15, 19, "1+2", "fear"),       # not one of the 5 classes
         ("03", "EP01_01", 1, 2, 3, "4", "disgust"),         # no frame folder
@@ -208,8 +208,8 @@ def test_casme2_from_a_csv_export(tmp_path):
     by_id = _by_id(rows)
     assert sorted(by_id) == ["sub01_EP02_01f", "sub17_EP05_09"]
     assert by_id["sub01_EP02_01f"] == {"id": "sub01_EP02_01f", "path": str(raw / "sub01" / "EP02_01f"),
-                                       "label": "happiness", "subject": "sub01", "onset": "0", "apex": "13",
-                                       "offset": "12"}
+                                       "label": "happiness", "subject": "sub01", "onset": "0", "apex": "12",
+                                       "offset": "13"}
     assert [by_id["sub17_EP05_09"][key] for key in ("label", "onset", "apex", "offset")] \
         == ["repression", "4", "", "19"]
     messages = [str(problem) for problem in rows.problems]
