@@ -2,7 +2,35 @@
 
 import argparse
 import os
+import re
 import sys
+
+# Python argument names that are not their option's name with underscores (`--folds` is `k` in
+# keras_fer.evaluation.splits, `--validation-size` is `size`); every other option is its argument's name.
+_ARGUMENT_OPTIONS = {"k": "folds", "size": "validation_size"}
+# The one wording of an argument error (data_prep.checks): "`name` must be ...; received name=value".
+_ARGUMENT_ERROR = re.compile(r"`(?P<name>\w+)` must (?P<requirement>.*); received (?P=name)=(?P<value>.*)", re.S)
+
+
+def _error(args, error):
+    """Print ``keras-fer COMMAND: error: MESSAGE`` and return 2; an error about a value an option gave names the option.
+
+    The checks below the command line name their Python argument (`` `k` must be an integer >= 2; received
+    k=1``); when that argument's value is the one an option gave, the message names the option instead
+    (`` `--folds` must be an integer >= 2; received --folds 1``).
+    """
+    message = str(error)
+    found = _ARGUMENT_ERROR.search(message)
+    if found:
+        options = vars(args)
+        name = found["name"] if found["name"] in options else _ARGUMENT_OPTIONS.get(found["name"])
+        value = options.get(name)
+        if value is not None and re.match(re.escape(repr(value)) + r"(?![\w.])", found["value"]):
+            option = "--" + name.replace("_", "-")
+            message = (f"{message[:found.start()]}`{option}` must {found['requirement']}; "
+                       f"received {option} {found['value']}")
+    print(f"keras-fer {args.command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _list_layers(args):
@@ -77,20 +105,19 @@ def _prepare(args):
             detect_max_side=args.detect_max_side,
         )
         if args.dataset == "synthetic" and args.input is None:
-            samples = preparation.dataset_samples(args.dataset, os.path.join(args.out, "synthetic"))
+            samples = preparation.dataset_samples(args.dataset, os.path.join(args.out, "synthetic"), args.strict)
         elif args.dataset is not None:
             if args.input is None:
                 raise ValueError(f"--root DIR (the dataset's root folder) is required for --dataset {args.dataset}")
-            samples = preparation.dataset_samples(args.dataset, args.input)
+            samples = preparation.dataset_samples(args.dataset, args.input, args.strict)
         elif args.input is None:
             raise ValueError("--input PATH is required (a video, a frame folder, a folder of videos or a manifest CSV)")
         else:
-            samples = preparation.collect_samples(args.input)
+            samples = preparation.collect_samples(args.input, args.strict)
         result = preparation.prepare(args.input, args.out, options, workers=args.workers,
                                      progress=not args.no_progress, samples=samples)
     except (ValueError, FileNotFoundError) as error:
-        print(f"keras-fer prepare: error: {error}", file=sys.stderr)
-        return 2
+        return _error(args, error)
     print(
         f"prepared {len(result.prepared)}, already done {len(result.skipped)}, failed {len(result.failures)}; "
         f"manifest {args.out}/manifest.csv ({len(result.manifest_rows)} samples), failures {args.out}/failures.csv"
@@ -134,6 +161,9 @@ def _add_prepare(sub):
                    help="shrink larger frames to this longer side for detection only (default: full frames)")
     p.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the crops (default 95)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--strict", action="store_true",
+                   help="a problem in the dataset or manifest (an unknown label, impossible onset/apex/offset) is an "
+                   "error; by default it is a warning and the sample is left out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)
 
@@ -159,8 +189,7 @@ def _extract(args):
             process_index=args.process_index, num_processes=args.num_processes, progress=not args.no_progress,
         )
     except (ValueError, FileNotFoundError) as error:  # WeightsNotFoundError is a FileNotFoundError
-        print(f"keras-fer extract: error: {error}", file=sys.stderr)
-        return 2
+        return _error(args, error)
     state = (f"complete; manifest {args.out}/manifest.csv" if result["complete"]
              else "incomplete: other processes' shards are still missing; the last process to finish writes "
              "the manifest")
@@ -196,12 +225,20 @@ def _add_extract(sub):
     p.set_defaults(func=_extract)
 
 
+def _checked(args, name, minimum):
+    """``args.NAME`` (None stays None) checked to be an integer >= ``minimum``, for options no job checks."""
+    from data_prep.checks import check_int
+
+    value = getattr(args, name)
+    return None if value is None else check_int(value, name, minimum=minimum)
+
+
 def _source(args):
     from keras_fer.data.sources import open_source
 
     options = _sampler_options(args.sampler_option) if args.sampler_option else None
     sampler = None if args.sampler == "none" else args.sampler
-    return open_source(args.data, sampler=sampler, sampler_options=options, image_size=args.image_size)
+    return open_source(args.data, sampler=sampler, sampler_options=options, image_size=_checked(args, "image_size", 1))
 
 
 def _recipe(args):
@@ -216,7 +253,7 @@ def _recipe(args):
 
 
 def _fit_options(args):
-    return dict(validation_size=args.validation_size, validation_by=args.validation_by, seed=args.seed,
+    return dict(validation_size=args.validation_size, validation_by=args.validation_by, seed=_checked(args, "seed", 0),
                 model_kwargs=_key_values(args.model_option, "--model-option"), monitor=args.monitor,
                 patience=args.patience, verbose=0 if args.quiet else "auto", tensorboard=not args.no_tensorboard)
 
@@ -228,8 +265,7 @@ def _train(args):
         source = _source(args)
         training.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"keras-fer train: error: {error}", file=sys.stderr)
-        return 2
+        return _error(args, error)
     with open(os.path.join(args.out, "train.json"), encoding="utf-8") as handle:
         import json
 
@@ -260,8 +296,7 @@ def _cv(args):
         results = training.cross_validate(source, args.model, _folds(args, source.rows), out_dir=args.out,
                                           recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"keras-fer cv: error: {error}", file=sys.stderr)
-        return 2
+        return _error(args, error)
     with open(os.path.join(args.out, "results.md"), encoding="utf-8") as handle:
         print(handle.read())
     summary = results["summary"]
@@ -277,6 +312,7 @@ def _evaluate(args):
     from keras_fer.jobs import training
 
     try:
+        batch_size = _checked(args, "batch_size", 1)
         source = _source(args)
         ids = None
         if args.ids:
@@ -285,11 +321,10 @@ def _evaluate(args):
         if not os.path.isfile(args.model):
             raise FileNotFoundError(f"{args.model}: no such model file (keras-fer train writes OUT/model.keras)")
         network = keras.saving.load_model(args.model)
-        report = training.evaluate(network, source, ids, args.out, batch_size=args.batch_size,
+        report = training.evaluate(network, source, ids, args.out, batch_size=batch_size,
                                    title=os.path.basename(args.model), extra={"model_file": args.model})
     except (ValueError, FileNotFoundError) as error:
-        print(f"keras-fer evaluate: error: {error}", file=sys.stderr)
-        return 2
+        return _error(args, error)
     print(f"{report['n_samples']} samples: accuracy {report['accuracy']:.4f}, UAR {report['uar']:.4f}, "
           f"macro-F1 {report['macro_f1']:.4f}; results in {args.out}")
     return 0
@@ -304,8 +339,7 @@ def _reproduce(args):
                             workers=args.workers,
                             verbose="auto" if args.verbose else 0, progress=args.verbose)
     except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"keras-fer reproduce: error: {error}", file=sys.stderr)
-        return 2
+        return _error(args, error)
     with open(os.path.join(args.out, "reproduce.md"), encoding="utf-8") as handle:
         print(handle.read())
     return 0

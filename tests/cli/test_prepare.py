@@ -74,10 +74,11 @@ def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
     cases = [
         (["prepare", "--out", out], "--input PATH is required"),
         (["prepare", "--input", str(tmp_path), "--out", out, "--dataset", "no_such_set"],
-         "; received dataset='no_such_set'"),
+         "; received --dataset 'no_such_set'"),
         (["prepare", "--out", out, "--dataset", "ckplus"], "--root DIR (the dataset's root folder) is required"),
         (["prepare", "--input", HAP, "--out", out, "--sampler", "stcam", "--no-face-policy", "drop"], "drop"),
-        (["prepare", "--input", HAP, "--out", out, "--detect-every", "0"], "detect_every"),
+        (["prepare", "--input", HAP, "--out", out, "--detect-every", "0"],
+         "`--detect-every` must be an integer >= 1; received --detect-every 0"),
         (["prepare", "--input", str(tmp_path / "missing"), "--out", out], "no such file or folder"),
     ]
     for arguments, message in cases:

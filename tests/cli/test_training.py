@@ -59,7 +59,7 @@ def test_errors_are_clear(tiny_cache, tmp_path, capsys):
                      str(tmp_path / "w")]) == 2
     assert "no such model file" in capsys.readouterr().err
     assert cli.main(["reproduce", "--paper", "nope", "--out", str(tmp_path / "r")]) == 2
-    assert "`paper` must be 'all' or one of" in capsys.readouterr().err
+    assert "`--paper` must be 'all' or one of" in capsys.readouterr().err
 
 
 # The commands of README's training section, character for character.
