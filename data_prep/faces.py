@@ -68,6 +68,10 @@ NO_FACE_POLICIES = ("hold", "interpolate", "drop")
 FACE_STATUSES = ("detected", "tracked", "held", "interpolated", "dropped")
 _NO_FACE_STATUSES = ("held", "interpolated", "dropped")
 _KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+#: The most pixels one detector call gets (one 3840x2160 frame; a larger frame goes alone). MTCNN's memory grows
+#: with the pixels of a call (its image pyramid): `keras-fer predict` peaked at 9.6 GB with calls of 8 such frames;
+#: one costs MTCNN about 0.75 GB.
+MAX_DETECT_PIXELS = 3840 * 2160
 
 
 class NoFaceError(ValueError):
@@ -390,7 +394,8 @@ class FaceCropper:
         align: rotate each frame so that the eyes are level (needs keypoints:
             MTCNN, not Haar).
         no_face_policy: "hold", "interpolate" or "drop" (see the module).
-        batch_size: frames per detector call (MTCNN is faster in batches).
+        batch_size: frames per detector call (MTCNN is faster in batches); a call also gets at most
+            :data:`MAX_DETECT_PIXELS` pixels, so that large frames go in smaller batches.
         detect_max_side: None detects on full frames; a number shrinks larger
             frames to this longer side for detection only (boxes are scaled
             back, crops come from the full frame). Detection time grows with
@@ -452,7 +457,11 @@ class FaceCropper:
         return self._largest(self.detector.detect([image])[0], scale)
 
     def _largest_faces(self, reader, indices):
-        """``{frame index: the largest Face or None}`` for the given frames, detected in batches."""
+        """``{frame index: the largest Face or None}`` for the given frames, detected in batches.
+
+        Frames are decoded one at a time; a batch holds only the detector's images (shrunk when
+        ``detect_max_side`` is set): at most ``batch_size`` of them and at most :data:`MAX_DETECT_PIXELS` pixels.
+        """
         found = {}
         batch_indices, batch_frames, batch_scales = [], [], []
 
@@ -464,6 +473,9 @@ class FaceCropper:
 
         for index, frame in reader.iter_frames(indices):
             image, scale = self._for_detection(frame)
+            pixels = sum(f.shape[0] * f.shape[1] for f in batch_frames) + image.shape[0] * image.shape[1]
+            if batch_frames and pixels > MAX_DETECT_PIXELS:
+                flush()
             batch_indices.append(index)
             batch_frames.append(image)
             batch_scales.append(scale)

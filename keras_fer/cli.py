@@ -350,37 +350,49 @@ def _stream_source(text):
     return int(text) if text.isdigit() else text
 
 
+def _check_predict_options(args):
+    """ValueError naming the option for a predict option out of range (``--window 0``)."""
+    from data_prep.checks import check_int
+
+    minimums = {"--window": 1, "--stride": 1, "--detect-every": 1, "--detect-max-side": 32, "--max-frames": 1}
+    for option, minimum in minimums.items():
+        value = getattr(args, option[2:].replace("-", "_"))
+        if value is not None:
+            check_int(value, option, minimum=minimum)
+
+
 def _predict(args):
     import json
 
     from keras_fer import inference
 
     try:
+        _check_predict_options(args)
+        if args.stream is not None and args.videos:
+            raise ValueError("give either videos or --stream SOURCE, not both")
+        if args.stream is None and not args.videos:
+            raise ValueError("give at least one video or folder of videos (or --stream SOURCE)")
         if args.model is None:
             classifier = inference.default_classifier()
             print(f"keras-fer predict: {inference.DEFAULT_NOTE}", file=sys.stderr)
         else:
             classifier = inference.load_trained(args.model, stem_weights=args.stem_weights)
         if args.stream is not None:
-            if args.videos:
-                raise ValueError("give either videos or --stream SOURCE, not both")
             for result in inference.stream(classifier, _stream_source(args.stream), window=args.window,
                                            stride=args.stride, detect_every=args.detect_every,
                                            detect_max_side=args.detect_max_side, max_frames=args.max_frames):
                 print(json.dumps(result), flush=True)
             return 0
-        if not args.videos:
-            raise ValueError("give at least one video or folder of videos (or --stream SOURCE)")
-        videos = inference.find_videos(args.videos)
     except (ValueError, OSError) as error:
         print(f"keras-fer predict: error: {error}", file=sys.stderr)
         return 2
-    failed = 0
-    for result in inference.predict_videos(classifier, videos, progress=not args.no_progress,
-                                           annotate_dir=args.annotate, timeline_dir=args.timeline):
-        failed += "error" in result
+    succeeded = 0
+    for result in inference.predict_videos(classifier, args.videos, progress=not args.no_progress,
+                                           annotate_dir=args.annotate, timeline_dir=args.timeline,
+                                           detect_max_side=args.detect_max_side):
+        succeeded += "error" not in result
         print(json.dumps(result), flush=True)
-    return 0 if failed < len(videos) else 1
+    return 0 if succeeded else 1
 
 
 def _add_predict(sub):
@@ -390,7 +402,9 @@ def _add_predict(sub):
                     "classify. Prints one JSON object per video (label, probabilities, frames used, frames without "
                     "a face, temporal attention); a video that fails gets an 'error' entry and the batch goes on. "
                     "Without --model: the FER2013 mini-Xception shipped with keras-fer, probabilities averaged over "
-                    "16 frames (per-frame score fusion). Exit 1 when every video failed.")
+                    "16 frames (per-frame score fusion). A missing path, a folder without videos, an unreadable video "
+                    "or one without a face gets an 'error' entry too. Exit 0 when at least one video was predicted, "
+                    "1 when every video failed, 2 for a bad option or model.")
     p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files, frame folders, or folders of videos")
     p.add_argument("--model", help="an output folder of keras-fer train (default: the FER2013 score-fusion predictor)")
     p.add_argument("--stem-weights", help="the stem's weights file, when the model's features came from weights "
@@ -405,7 +419,9 @@ def _add_predict(sub):
     p.add_argument("--stride", type=int, default=1, help="--stream: every K-th frame enters the window (default 1)")
     p.add_argument("--detect-every", type=int, default=1, help="--stream: detect the face every K frames (default 1)")
     p.add_argument("--detect-max-side", type=int, metavar="PIXELS",
-                   help="--stream: shrink larger frames to this longer side for detection only (faster)")
+                   help="shrink larger frames to this longer side for face detection only (faster, less memory; "
+                        "crops come from the full frame; default: the model's training data's setting, full frames "
+                        "with --stream)")
     p.add_argument("--max-frames", type=int, help="--stream: stop after this many frames")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_predict)

@@ -91,33 +91,58 @@ def predict_video(classifier, path, cropper=None):
 
 
 def find_videos(paths):
-    """The videos (and frame folders) of files and folders (folders searched recursively), in order."""
+    """The videos (and frame folders) of files and folders (folders searched recursively), in order.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+        ValueError: a folder holds no video or frame folder.
+    """
     found = []
     for path in paths:
         found.extend(row["path"] for row in prepare.collect_samples(path))
     return found
 
 
-def predict_videos(classifier, paths, *, progress=True, annotate_dir=None, timeline_dir=None):
+def _videos_or_errors(paths):
+    """``(video, None)`` for every video of each path (:func:`find_videos`), ``(path, error)`` for a path that
+    names none (missing, or a folder without videos)."""
+    items = []
+    for path in paths:
+        try:
+            items.extend((video_path, None) for video_path in find_videos([path]))
+        except (ValueError, OSError) as error:
+            items.append((path, error))
+    return items
+
+
+def predict_videos(classifier, paths, *, progress=True, annotate_dir=None, timeline_dir=None, detect_max_side=None):
     """:func:`predict_video` over many videos; a video that fails gives ``{"video", "error"}`` and the batch goes on.
 
     Args:
         classifier: a :class:`Classifier`.
-        paths: video files or frame folders.
+        paths: video files, frame folders, or folders searched for them (:func:`find_videos`). A path that does
+            not exist, a folder without videos, and a video that cannot be decoded or has no face each give an
+            error entry.
         progress: a tqdm bar on stderr.
         annotate_dir: write ``<name>.mp4`` there (:func:`write_annotated_video`).
         timeline_dir: write ``<name>.png`` there: the temporal attention (and per-frame scores) over the frames.
+        detect_max_side: shrink larger frames to this longer side for face detection only (crops come from the
+            full frame); None keeps the training data's setting.
 
     Yields:
-        One result dict per path, in order.
+        One result dict per video, in order.
     """
     from tqdm import tqdm
 
-    cropper = classifier.cropper()
-    for path in tqdm(list(paths), desc="predict", unit="video", disable=not progress):
-        try:
-            prediction = predict_video(classifier, path, cropper)
-        except (ValueError, OSError) as error:  # VideoError and NoFaceError are ValueErrors
+    overrides = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
+    cropper = classifier.cropper(**overrides)
+    for path, error in tqdm(_videos_or_errors(paths), desc="predict", unit="video", disable=not progress):
+        if error is None:
+            try:
+                prediction = predict_video(classifier, path, cropper)
+            except (ValueError, OSError) as failure:  # VideoError and NoFaceError are ValueErrors
+                error = failure
+        if error is not None:
             yield {"video": os.fspath(path), "error": str(error)}
             continue
         name = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]

@@ -40,7 +40,8 @@ class StreamPredictor:
             raise ValueError(f"{classifier.name} reads clips of frames (CEFLNet); streaming needs a model over one "
                              "time axis of frames, such as AST")
         length = classifier.input_shape[0]
-        window = window or length or 16
+        if window is None:
+            window = length or 16
         for name, value in (("window", window), ("stride", stride), ("detect_every", detect_every)):
             check_int(value, name, minimum=1)
         if length is not None and window != length:
