@@ -400,11 +400,11 @@ def _add_predict(sub):
         "predict", help="classify videos (or a camera stream) and print one JSON object per video",
         description="Decode, detect and crop the face, sample frames as the model's training data did, extract, "
                     "classify. Prints one JSON object per video (label, probabilities, frames used, frames without "
-                    "a face, temporal attention); a video that fails gets an 'error' entry and the batch goes on. "
-                    "Without --model: the FER2013 mini-Xception shipped with keras-fer, probabilities averaged over "
-                    "16 frames (per-frame score fusion). A missing path, a folder without videos, an unreadable video "
-                    "or one without a face gets an 'error' entry too. Exit 0 when at least one video was predicted, "
-                    "1 when every video failed, 2 for a bad option or model.")
+                    "a face, temporal attention); a path that cannot be used (missing, unreadable, without a face, a "
+                    "folder without videos) gets an 'error' entry and the batch goes on. Without --model: the "
+                    "FER2013 mini-Xception shipped with keras-fer, probabilities averaged over 16 frames (per-frame "
+                    "score fusion). Exit 0 when at least one video was predicted, 1 when every video failed, 2 for a "
+                    "bad option or model.")
     p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files, frame folders, or folders of videos")
     p.add_argument("--model", help="an output folder of keras-fer train (default: the FER2013 score-fusion predictor)")
     p.add_argument("--stem-weights", help="the stem's weights file, when the model's features came from weights "

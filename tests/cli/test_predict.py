@@ -1,6 +1,11 @@
 """``keras-fer predict`` on a batch with bad paths (issue 20, finding 5), its option checks (finding 6)."""
 import json
 import os
+import subprocess
+import sys
+
+import cv2
+import pytest
 
 from data_prep import faces
 from keras_fer import cli
@@ -8,6 +13,10 @@ from keras_fer import cli
 DATA = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "real_faces"))
 HAPPY = os.path.join(DATA, "crema-d", "1001_DFA_HAP_XX.flv")  # 480x360
 NO_FACE = os.path.join(DATA, "pyfeat", "no_face.mp4")
+WEBCAM = os.path.join(DATA, "pyfeat", "single_face.mp4")  # 640x360
+# `keras-fer predict` in a fresh process that prints its own peak RSS (kilobytes) as the last line of stderr.
+PEAK_RSS = ("import resource, sys; from keras_fer import cli; code = cli.main(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
 
 
 def _lines(capsys):
@@ -48,3 +57,27 @@ def test_predict_options_out_of_range_name_the_option(tmp_path, capsys):
         assert cli.main(["predict", "--stream", str(tmp_path / "clip.mp4"), option, value]) == 2
         error = capsys.readouterr().err
         assert f"`{option}` must be an integer >= " in error and f"received {option}={value}" in error, error
+
+
+def _peak_rss_kb(path, *options):
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, "predict", str(path), "--no-progress", *options],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and json.loads(done.stdout)["label"], done.stderr[-2000:]
+    return int(done.stderr.splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_peak_memory_at_4k_is_that_at_1080p(tmp_path):
+    """8 frames of a real clip upscaled to 3840x2160 cost at most 1.5 times the same at 1920x1080 (issue 20:
+    9.6 GB on 60 frames at 4K, with or without --detect-max-side)."""
+    peaks = {}
+    for width, height in ((1920, 1080), (3840, 2160)):
+        path = tmp_path / f"{height}.mp4"
+        capture = cv2.VideoCapture(WEBCAM)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
+        for _ in range(8):
+            writer.write(cv2.resize(capture.read()[1], (width, height), interpolation=cv2.INTER_CUBIC))
+        writer.release()
+        capture.release()
+        peaks[height] = _peak_rss_kb(path, "--detect-max-side", "640")
+    assert peaks[2160] <= 1.5 * peaks[1080], peaks
