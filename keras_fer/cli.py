@@ -351,14 +351,13 @@ def _stream_source(text):
 
 
 def _check_predict_options(args):
-    """ValueError naming the option for a predict option out of range (``--window 0``)."""
+    """ValueError for a predict option out of range, before the model loads (:func:`_error` names the option)."""
     from data_prep.checks import check_int
 
-    minimums = {"--window": 1, "--stride": 1, "--detect-every": 1, "--detect-max-side": 32, "--max-frames": 1}
-    for option, minimum in minimums.items():
-        value = getattr(args, option[2:].replace("-", "_"))
-        if value is not None:
-            check_int(value, option, minimum=minimum)
+    minimums = {"window": 1, "stride": 1, "detect_every": 1, "detect_max_side": 32, "max_frames": 1}
+    for name, minimum in minimums.items():
+        if getattr(args, name) is not None:
+            check_int(getattr(args, name), name, minimum=minimum)
 
 
 def _predict(args):
@@ -384,8 +383,7 @@ def _predict(args):
                 print(json.dumps(result), flush=True)
             return 0
     except (ValueError, OSError) as error:
-        print(f"keras-fer predict: error: {error}", file=sys.stderr)
-        return 2
+        return _error(args, error)
     succeeded = 0
     for result in inference.predict_videos(classifier, args.videos, progress=not args.no_progress,
                                            annotate_dir=args.annotate, timeline_dir=args.timeline,
