@@ -32,7 +32,7 @@ import numpy as np
 from data_prep.checks import check_int
 from data_prep.files import atomic_path
 
-__all__ = ["FitResult", "SelectBest", "fit", "read_history"]
+__all__ = ["EpochRandomness", "FitResult", "SelectBest", "fit", "read_history"]
 
 BEST_WEIGHTS = "best.weights.h5"
 HISTORY = "history.csv"
@@ -129,8 +129,40 @@ class SelectBest(keras.callbacks.Callback):
             self.model.save_weights(partial)
 
 
+class EpochRandomness(keras.callbacks.Callback):
+    """Makes an epoch's randomness a function of its number, so that a resumed run repeats the uninterrupted one.
+
+    ``BackupAndRestore`` saves the weights and the optimizer, not the
+    readers' pass count nor the model's ``SeedGenerator`` states (dropout):
+    a process restarted at epoch k would draw epoch 0's data and masks again.
+    Before each epoch this sets ``epoch`` (the int64 ``tf.Variable`` given
+    to the readers as their ``epoch``; see
+    :func:`keras_fer.data.pipeline.per_epoch`) to the epoch, and every seed
+    generator of the model to its state at the start of training offset by
+    the epoch (``[a, b + epoch * 2**32]``: an epoch's own stream of seeds).
+
+    Args:
+        epoch: the readers' epoch variable, or None (seed generators only).
+    """
+
+    def __init__(self, epoch=None):
+        super().__init__()
+        self.epoch = epoch
+        self._initial = None
+
+    def on_train_begin(self, logs=None):
+        generators = [v for v in self.model.variables if v.name == "seed_generator_state"]
+        self._initial = [(v, keras.ops.convert_to_numpy(v.value)) for v in generators]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.epoch is not None:
+            self.epoch.assign(epoch)
+        for variable, initial in self._initial:
+            variable.assign(initial + np.asarray([0, epoch << 32], initial.dtype))
+
+
 def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="val_loss", mode="auto", patience=None,
-        tensorboard=True, verbose="auto", class_weight=None, callbacks=None):
+        tensorboard=True, verbose="auto", class_weight=None, callbacks=None, epoch=None):
     """Train ``model`` (compiled) into ``out_dir``; returns a :class:`FitResult` and leaves the selected weights loaded.
 
     A rerun with the same ``out_dir`` after an interruption resumes from the
@@ -153,6 +185,9 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
         verbose: Keras's ``verbose`` (``"auto"``: progress bars).
         class_weight: passed to ``model.fit``.
         callbacks: more Keras callbacks (run before the backup is saved).
+        epoch: the int64 ``tf.Variable`` that ``train_data``'s readers take as their ``epoch``, or None; set to
+            each epoch's number before its batches are read (:class:`EpochRandomness`), so that a resumed run
+            sees the data of the uninterrupted one.
 
     Raises:
         ValueError: bad arguments.
@@ -175,7 +210,8 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
                 os.remove(stale)
     _, initial = _selected(read_history(history_path), monitor, mode)
 
-    callbacks = list(callbacks or []) + [keras.callbacks.CSVLogger(history_path, append=True)]
+    callbacks = [EpochRandomness(epoch)] + list(callbacks or []) + [keras.callbacks.CSVLogger(history_path,
+                                                                                               append=True)]
     if validation_data is not None:
         callbacks.append(SelectBest(best_path, monitor, mode, initial=initial))
         if patience is not None:
