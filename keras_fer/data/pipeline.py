@@ -274,16 +274,16 @@ def shuffled(dataset, window, key):
                                                          seed=tf.stack([key, number]))
         return tf.nest.map_structure(lambda values: tf.gather(values, order), elements)
 
-    return dataset.batch(window).enumerate().map(permute).unbatch()
+    return dataset.batch(window).enumerate().map(permute).prefetch(1).unbatch()
 
 
-def _with_seeds(dataset, keys):
-    """Pairs each element with its draw's seed: the i-th of the pass ``keys`` (training), or 0 (test)."""
+def _with_seeds(dataset, keys, count):
+    """Pairs each of the ``count`` elements with its draw's seed: drawn from the pass ``keys`` (training), or 0."""
     if keys is None:
         seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
     else:
-        seeds = tf.data.Dataset.counter().map(lambda i: tf.random.stateless_uniform(
-            [], seed=tf.stack([keys[1], i]), minval=None, maxval=None, dtype=tf.int64))
+        seeds = tf.data.Dataset.from_tensor_slices(tf.random.stateless_uniform(
+            [count], seed=keys, minval=None, maxval=None, dtype=tf.int64))
     return tf.data.Dataset.zip((dataset, seeds))
 
 
@@ -382,6 +382,8 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
 
     wanted = _check_ids(ids, [record["id"] for record in info.records], info.cache_dir)
     keep = None if wanted is None else tf.constant(sorted(wanted))
+    num_samples = sum(1 for record in info.records if record["shard"] % num_workers == worker_index
+                      and (wanted is None or record["id"] in wanted))
 
     def requested(record):
         sample_id = tf.io.parse_single_example(record, {"id": tf.io.FixedLenFeature([], tf.string)})["id"]
@@ -397,14 +399,12 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
             deterministic=deterministic)
         if keep is not None:
             dataset = dataset.filter(requested)
-        dataset = _with_seeds(dataset, keys)
+        dataset = _with_seeds(dataset, keys, num_samples)
         if keys is not None:  # before anything is decoded
             dataset = shuffled(dataset, shuffle_buffer, keys[0] + 1)
         return dataset
 
     dataset = per_epoch(one_pass, training=training, seed=seed, epoch=epoch)
-    num_samples = sum(1 for record in info.records if record["shard"] % num_workers == worker_index
-                      and (wanted is None or record["id"] in wanted))
     batches = num_samples // batch_size if drop_remainder else -(-num_samples // batch_size)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     # Known from the index: Keras then shows full progress bars and knows the epoch's length up front.
@@ -612,7 +612,7 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         dataset = tf.data.Dataset.from_tensor_slices(columns)
         if keys is not None:
             dataset = shuffled(dataset, shuffle_buffer, keys[0])
-        return _with_seeds(dataset, keys)
+        return _with_seeds(dataset, keys, len(samples))
 
     dataset = per_epoch(one_pass, training=training, seed=seed, epoch=epoch)
     dataset = dataset.map(load_clip, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
