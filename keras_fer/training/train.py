@@ -32,7 +32,7 @@ import numpy as np
 from data_prep.checks import check_int
 from data_prep.files import atomic_path
 
-__all__ = ["EpochRandomness", "FitResult", "SelectBest", "fit", "read_history"]
+__all__ = ["EpochRandomness", "FitResult", "ResumedEarlyStopping", "SelectBest", "fit", "read_history"]
 
 BEST_WEIGHTS = "best.weights.h5"
 HISTORY = "history.csv"
@@ -161,6 +161,26 @@ class EpochRandomness(keras.callbacks.Callback):
             variable.assign(initial + np.asarray([0, epoch << 32], initial.dtype))
 
 
+class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
+    """``EarlyStopping`` whose count survives a resume: before the first epoch it runs, it replays the ``monitor``
+    values of the epochs before it (``history``: the values of the interrupted run, from ``history.csv``)."""
+
+    def __init__(self, monitor, mode, patience, history):
+        super().__init__(monitor=monitor, mode=mode, patience=patience)
+        self.history = list(history)
+        self._replayed = False
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._replayed = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._replayed:  # ``epoch`` is where BackupAndRestore resumed: later rows are rerun
+            self._replayed = True
+            for done, value in enumerate(self.history[:epoch]):
+                self.on_epoch_end(done, {self.monitor: value})
+
+
 def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="val_loss", mode="auto", patience=None,
         tensorboard=True, verbose="auto", class_weight=None, callbacks=None, epoch=None):
     """Train ``model`` (compiled) into ``out_dir``; returns a :class:`FitResult` and leaves the selected weights loaded.
@@ -179,8 +199,8 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
         monitor: the validation metric that selects the epoch (default ``val_loss``: smoother than accuracy on
             the small validation splits carved from FER training folds).
         mode: ``"auto"`` (``min`` for losses, else ``max``), ``"min"`` or ``"max"``.
-        patience: None, or stop after this many epochs without improvement (``EarlyStopping``; its count
-            restarts after a resume).
+        patience: None, or stop after this many epochs without improvement (:class:`ResumedEarlyStopping`:
+            its count goes on after a resume).
         tensorboard: write TensorBoard logs.
         verbose: Keras's ``verbose`` (``"auto"``: progress bars).
         class_weight: passed to ``model.fit``.
@@ -208,14 +228,15 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
         for stale in (history_path, best_path):
             if os.path.exists(stale):
                 os.remove(stale)
-    _, initial = _selected(read_history(history_path), monitor, mode)
+    previous = read_history(history_path)
+    _, initial = _selected(previous, monitor, mode)
 
     callbacks = [EpochRandomness(epoch)] + list(callbacks or []) + [keras.callbacks.CSVLogger(history_path,
                                                                                                append=True)]
     if validation_data is not None:
         callbacks.append(SelectBest(best_path, monitor, mode, initial=initial))
         if patience is not None:
-            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience))
+            callbacks.append(ResumedEarlyStopping(monitor, mode, patience, previous.get(monitor, [])))
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False))
     callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))  # last: saves after the epoch's row is written

@@ -57,3 +57,26 @@ def test_epoch_randomness_sets_the_readers_epoch_and_the_dropout_seeds():
     callback.on_epoch_begin(3)
     assert int(epoch.numpy()) == 3
     np.testing.assert_array_equal(state.numpy(), start + np.array([0, 3 << 32]))
+
+
+def test_early_stopping_count_goes_on_after_a_resume():
+    values = [1.0, 0.8, 0.9, 0.95, 0.85]  # best at epoch 2, then 3 epochs without improvement
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False
+    whole = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=4)
+    whole.set_model(model)
+    whole.on_train_begin()
+    for epoch, value in enumerate(values[:3]):
+        whole.on_epoch_end(epoch, {"val_loss": value})
+    # killed after epoch 4's row was written but before its backup: the rerun starts at epoch index 3
+    resumed = train.ResumedEarlyStopping("val_loss", "min", 4, values[:4])
+    resumed.set_model(model)
+    resumed.on_train_begin()
+    resumed.on_epoch_begin(3)
+    assert (resumed.wait, resumed.best, resumed.best_epoch) == (whole.wait, whole.best, whole.best_epoch) == (1, 0.8, 1)
+    for callback in (whole, resumed):
+        for epoch, value in enumerate(values[3:], 3):
+            callback.on_epoch_end(epoch, {"val_loss": value})
+        assert callback.wait == 3 and not model.stop_training
+    resumed.on_epoch_end(5, {"val_loss": 0.9})
+    assert model.stop_training  # four epochs without improvement, as in the uninterrupted run
