@@ -101,20 +101,31 @@ class SelectBest(keras.callbacks.Callback):
     """Save the weights whenever the validation ``monitor`` improves (strictly: ties keep the earlier epoch).
 
     Unlike ``ModelCheckpoint``, the best value so far survives a resume: it is
-    read from ``history.csv`` of the interrupted run (``initial``).
+    taken from the interrupted run's values (``history``, from ``history.csv``)
+    of the epochs before the first one this run trains (a row of an epoch that
+    is run again, killed before its backup, does not count).
 
     Args:
         path: the weights file (``.weights.h5``), written to a temporary name and renamed.
         monitor: a ``val_`` metric of ``logs``.
         mode: ``"min"`` or ``"max"``.
-        initial: the best value of the epochs already run, or None.
+        history: the ``monitor`` values of the interrupted run, epoch by epoch (empty for a fresh run).
     """
 
-    def __init__(self, path, monitor, mode, initial=None):
+    def __init__(self, path, monitor, mode, history=()):
         super().__init__()
-        self.path, self.monitor, self.initial = path, monitor, initial
-        self.best = initial
+        self.path, self.monitor, self.mode, self.history = path, monitor, mode, list(history)
+        self.best = None
         self._better = _better(mode)
+        self._started = False
+
+    def on_train_begin(self, logs=None):
+        self._started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._started:
+            self._started = True
+            _, self.best = _selected({self.monitor: self.history[:epoch]}, self.monitor, self.mode)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -229,12 +240,11 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
             if os.path.exists(stale):
                 os.remove(stale)
     previous = read_history(history_path)
-    _, initial = _selected(previous, monitor, mode)
 
     callbacks = [EpochRandomness(epoch)] + list(callbacks or []) + [keras.callbacks.CSVLogger(history_path,
                                                                                                append=True)]
     if validation_data is not None:
-        callbacks.append(SelectBest(best_path, monitor, mode, initial=initial))
+        callbacks.append(SelectBest(best_path, monitor, mode, previous.get(monitor, [])))
         if patience is not None:
             callbacks.append(ResumedEarlyStopping(monitor, mode, patience, previous.get(monitor, [])))
     if tensorboard:

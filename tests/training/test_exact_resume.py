@@ -80,3 +80,16 @@ def test_early_stopping_count_goes_on_after_a_resume():
         assert callback.wait == 3 and not model.stop_training
     resumed.on_epoch_end(5, {"val_loss": 0.9})
     assert model.stop_training  # four epochs without improvement, as in the uninterrupted run
+
+
+def test_a_rerun_epoch_is_selected_again(tmp_path):
+    """Killed after epoch 2's row but before its weights and backup: the rerun epoch 2 (same value) is saved."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    path = str(tmp_path / "best.weights.h5")
+    select = train.SelectBest(path, "val_loss", "min", history=[1.0, 0.5])
+    select.set_model(model)
+    select.on_train_begin()
+    select.on_epoch_begin(1)
+    assert select.best == 1.0
+    select.on_epoch_end(1, {"val_loss": 0.5})
+    assert select.best == 0.5 and (tmp_path / "best.weights.h5").is_file()
