@@ -41,10 +41,11 @@ epochs differ; the same seed gives the same sequence; test passes are fixed.
 Streaming. :func:`feature_dataset` reads the cache's TFRecord shards with
 ``interleave`` (``cycle_length`` shards at once, shard order shuffled each
 epoch in training), pairs each record with its draw's seed, shuffles the
-serialized records within consecutive windows of ``shuffle_buffer`` clips (about
-``shuffle_buffer * N * prod(feature_shape) * 2`` bytes for ``N`` stored
-frames per clip: 150 MB for 24 cached VGGFace maps at the default 128) and
-batches them. Each batch is then parsed at once, its frames drawn by one
+serialized records within consecutive windows of ``shuffle_buffer`` clips
+(a stateless permutation per window; the window in use and the next one,
+read meanwhile, take about ``2 * shuffle_buffer * N * prod(feature_shape) * 2``
+bytes for ``N`` stored frames per clip: 300 MB for 24 cached VGGFace maps at
+the default 128) and batches them. Each batch is then parsed at once, its frames drawn by one
 NumPy call, and only the drawn frames' bytes are cut out of the parsed
 records and decoded (a clip's other stored frames are not decoded); masking
 and the cast to ``dtype`` run once per batch, and batches are prefetched.
@@ -338,7 +339,8 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
         sampler: ``"stored"`` (the cache's sampler), a paper name or None; a
             sampler other than the cache's works only on a cache of every frame.
         sampler_options: that sampler's options (dict) or None.
-        shuffle_buffer: clips (their serialized records, every stored frame) held for shuffling (training only).
+        shuffle_buffer: clips (their serialized records, every stored frame) shuffled together in consecutive
+            windows (training only; the window in use and the next are held).
         seed: seed of the shuffles and frame draws (None: new each run).
         deterministic: keep the order independent of thread timing.
         num_workers: workers of multi-worker training.
@@ -544,8 +546,8 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         sampler_options: the sampler's options (dict) or None.
         image_size: None keeps the crops' size; an int resizes (area
             interpolation, rounded) to ``image_size`` x ``image_size``.
-        shuffle_buffer: samples shuffled (metadata only, before decoding);
-            None: all of them.
+        shuffle_buffer: samples shuffled together (consecutive windows of
+            the metadata, before decoding); None: all of them.
         seed: seed of the shuffles and draws.
         deterministic: keep the order independent of thread timing.
         num_workers: workers of multi-worker training.
