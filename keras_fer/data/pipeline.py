@@ -251,6 +251,8 @@ def per_epoch(build, *, training, seed, epoch):
     """
     if not isinstance(epoch, tf.Variable):
         check_int(epoch, "epoch", 0)
+    elif epoch.dtype != tf.int64:
+        raise ValueError(f"`epoch` must be an int or an int64 tf.Variable; received epoch={epoch!r}")
     if not training:
         return build(None)
     if seed is None:  # unseeded: a new sequence per reader, still a function of the epoch within it

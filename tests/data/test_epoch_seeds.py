@@ -71,3 +71,5 @@ def test_epoch_is_checked(tmp_path):
     helpers.write_random_cache(tmp_path, samples, helpers.random_features(samples, (3,)), "ast", {"num_frames": 5})
     with pytest.raises(ValueError, match="`epoch` must be"):
         pipeline.feature_dataset(tmp_path, training=True, epoch=-1)
+    with pytest.raises(ValueError, match="an int64 tf.Variable"):
+        pipeline.feature_dataset(tmp_path, training=True, epoch=tf.Variable(0))
