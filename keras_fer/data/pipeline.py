@@ -25,21 +25,27 @@ carries it. With ``as_dict=True`` the readers yield ``{"features" (or
 Frames. Every pass over the dataset (every Keras epoch) draws each sample's
 frames again with the paper's sampler (``data_prep.sampling.sample``) when
 ``training=True``; with ``training=False`` it takes the sampler's fixed
-test frames. Training draws are seeded from ``tf.data.Dataset.random(seed,
-rerandomize_each_iteration=True)``: new frames each epoch, the same sequence
-of draws for the same seed. Float positions (CEFLNet, STANet) are blended
+test frames. Float positions (CEFLNet, STANet) are blended
 from their two neighbouring frames exactly as
 ``data_prep.sampling.interpolate_frames`` does. With no sampler (a cache of
 every frame) ``T`` is the clip's length, and the shorter clips of a batch are
 padded with masked (zero) frames.
 
+Epochs. A training pass's shuffles and frame draws are a function of
+(``seed``, epoch) only (stateless random ops, :func:`per_epoch`), not of how
+many passes this process has made: pass k of a reader equals the first pass
+of a fresh reader made with ``epoch=k``, which is how a run resumed at epoch k
+(``BackupAndRestore``) sees the data of the uninterrupted run. Different
+epochs differ; the same seed gives the same sequence; test passes are fixed.
+
 Streaming. :func:`feature_dataset` reads the cache's TFRecord shards with
 ``interleave`` (``cycle_length`` shards at once, shard order shuffled each
 epoch in training), pairs each record with its draw's seed, shuffles the
-serialized records with a bounded buffer of ``shuffle_buffer`` clips (about
-``shuffle_buffer * N * prod(feature_shape) * 2`` bytes for ``N`` stored
-frames per clip: 150 MB for 24 cached VGGFace maps at the default 128) and
-batches them. Each batch is then parsed at once, its frames drawn by one
+serialized records within consecutive windows of ``shuffle_buffer`` clips
+(a stateless permutation per window; the window in use and the next one,
+read meanwhile, take about ``2 * shuffle_buffer * N * prod(feature_shape) * 2``
+bytes for ``N`` stored frames per clip: 300 MB for 24 cached VGGFace maps at
+the default 128) and batches them. Each batch is then parsed at once, its frames drawn by one
 NumPy call, and only the drawn frames' bytes are cut out of the parsed
 records and decoded (a clip's other stored frames are not decoded); masking
 and the cast to ``dtype`` run once per batch, and batches are prefetched.
@@ -78,7 +84,7 @@ from data_prep.checks import check_int
 from keras_fer.data import cache as feature_cache
 from keras_fer.data import prepared
 
-__all__ = ["class_names", "draw_frames", "feature_dataset", "frame_dataset", "resolve_sampler"]
+__all__ = ["class_names", "draw_frames", "feature_dataset", "frame_dataset", "per_epoch", "resolve_sampler", "shuffled"]
 
 _AUTOTUNE = tf.data.AUTOTUNE
 # No read buffer: a record (a clip, ~1 MB) is read straight into its string instead of through a buffer copy,
@@ -233,11 +239,54 @@ def _blend(stored, lower, upper, weight):
     return low + weight * (high - low)
 
 
-def _with_seeds(dataset, training, seed):
-    if training:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    else:
+def per_epoch(build, *, training, seed, epoch):
+    """A dataset whose every pass is ``build(keys)``, ``keys`` a (2,) int64 tensor that depends only on (seed, epoch).
+
+    In training, each pass (each Keras epoch) reads the epoch counter and
+    then adds one to it: ``epoch`` is the first pass's epoch (an int), or an
+    int64 ``tf.Variable`` that someone sets before a pass
+    (:class:`keras_fer.training.train.SetEpoch`), so that a process resumed at
+    epoch k draws what the uninterrupted one drew at epoch k. In test
+    (``training=False``) every pass is ``build(None)``.
+    """
+    if not isinstance(epoch, tf.Variable):
+        check_int(epoch, "epoch", 0)
+    elif epoch.dtype != tf.int64:
+        raise ValueError(f"`epoch` must be an int or an int64 tf.Variable; received epoch={epoch!r}")
+    if not training:
+        return build(None)
+    if seed is None:  # unseeded: a new sequence per reader, still a function of the epoch within it
+        seed = int(np.random.default_rng().integers(2**31))
+    counter = epoch if isinstance(epoch, tf.Variable) else tf.Variable(epoch, dtype=tf.int64, trainable=False)
+    passes = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(lambda _: counter.assign_add(1) - 1)
+
+    def one_pass(current):
+        keys = tf.random.stateless_uniform([2], seed=tf.stack([tf.constant(seed, tf.int64), current]),
+                                           minval=None, maxval=None, dtype=tf.int64)
+        return build(keys)
+
+    return passes.flat_map(one_pass)
+
+
+def shuffled(dataset, window, key):
+    """``dataset`` shuffled within consecutive windows of ``window`` elements, each by a permutation of
+    (``key``, window number): stateless, so the order is a function of the pass's key only."""
+    def permute(number, elements):
+        first = tf.nest.flatten(elements)[0]
+        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(first, out_type=tf.int64)[0]),
+                                                         seed=tf.stack([key, number]))
+        return tf.nest.map_structure(lambda values: tf.gather(values, order), elements)
+
+    return dataset.batch(window).enumerate().map(permute).prefetch(1).unbatch()
+
+
+def _with_seeds(dataset, keys, count):
+    """Pairs each of the ``count`` elements with its draw's seed: drawn from the pass ``keys`` (training), or 0."""
+    if keys is None:
         seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
+    else:
+        seeds = tf.data.Dataset.from_tensor_slices(tf.random.stateless_uniform(
+            [count], seed=keys, minval=None, maxval=None, dtype=tf.int64))
     return tf.data.Dataset.zip((dataset, seeds))
 
 
@@ -255,10 +304,7 @@ def _masked(values, mask, draw_shape, feature_rank):
     return tf.cond(tf.reduce_all(mask), lambda: values, zero_masked), mask  # most draws mask nothing
 
 
-def _finish(dataset, num_samples, training, shuffle_buffer, seed, batch_size, drop_remainder, dtype, input_key,
-            as_dict, include_ids, deterministic):
-    if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+def _finish(dataset, num_samples, batch_size, drop_remainder, dtype, input_key, as_dict, include_ids, deterministic):
     if dataset.element_spec[0].shape.is_fully_defined():
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     else:  # clips of different lengths (no sampler): pad with masked, all-zero frames
@@ -284,7 +330,7 @@ def _finish(dataset, num_samples, training, shuffle_buffer, seed, batch_size, dr
 def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", sampler_options=None, shuffle_buffer=128,
                     seed=None, deterministic=True, num_workers=1, worker_index=0, cycle_length=4, as_dict=False,
                     include_ids=False, drop_remainder=False, dtype="float32", expected_hash=None,
-                    expected_config=None, ids=None):
+                    expected_config=None, ids=None, epoch=0):
     """A tf.data dataset of cached stem features with per-epoch frame draws; see the module.
 
     Args:
@@ -295,7 +341,8 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
         sampler: ``"stored"`` (the cache's sampler), a paper name or None; a
             sampler other than the cache's works only on a cache of every frame.
         sampler_options: that sampler's options (dict) or None.
-        shuffle_buffer: clips (their serialized records, every stored frame) held for shuffling (training only).
+        shuffle_buffer: clips (their serialized records, every stored frame) shuffled together in consecutive
+            windows (training only; the window in use and the next are held).
         seed: seed of the shuffles and frame draws (None: new each run).
         deterministic: keep the order independent of thread timing.
         num_workers: workers of multi-worker training.
@@ -310,6 +357,8 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
         ids: None (every sample) or the sample ids to read (a fold's side):
             the others are skipped after their shard is read, before
             anything is decoded.
+        epoch: the first pass's epoch (int), or an int64 ``tf.Variable``
+            read at the start of each pass; see :func:`per_epoch`.
 
     Returns:
         ``tf.data.Dataset`` of ``(features, labels)``: ``(B, *draw, *feature_shape)``
@@ -335,27 +384,31 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
     draw_shape, integral = _draw_shape(sampler, options, info.records[0]["sampler_frames"])
     feature_shape = tuple(info.feature_shape)
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    if training:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.interleave(
-        lambda path: tf.data.TFRecordDataset(path, buffer_size=_READ_BUFFER_BYTES),
-        cycle_length=min(cycle_length, len(files)), block_length=1, num_parallel_calls=_AUTOTUNE,
-        deterministic=deterministic)
     wanted = _check_ids(ids, [record["id"] for record in info.records], info.cache_dir)
-    if wanted is not None:
-        keep = tf.constant(sorted(wanted))
-
-        def requested(record):
-            sample_id = tf.io.parse_single_example(record, {"id": tf.io.FixedLenFeature([], tf.string)})["id"]
-            return tf.reduce_any(tf.equal(keep, sample_id))
-
-        dataset = dataset.filter(requested)
-    dataset = _with_seeds(dataset, training, seed)
-    if training:  # the serialized records, before anything is decoded
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    keep = None if wanted is None else tf.constant(sorted(wanted))
     num_samples = sum(1 for record in info.records if record["shard"] % num_workers == worker_index
                       and (wanted is None or record["id"] in wanted))
+
+    def requested(record):
+        sample_id = tf.io.parse_single_example(record, {"id": tf.io.FixedLenFeature([], tf.string)})["id"]
+        return tf.reduce_any(tf.equal(keep, sample_id))
+
+    def one_pass(keys):  # the serialized records of one epoch, paired with their draws' seeds
+        dataset = tf.data.Dataset.from_tensor_slices(files)
+        if keys is not None:
+            dataset = shuffled(dataset, len(files), keys[0])
+        dataset = dataset.interleave(
+            lambda path: tf.data.TFRecordDataset(path, buffer_size=_READ_BUFFER_BYTES),
+            cycle_length=min(cycle_length, len(files)), block_length=1, num_parallel_calls=_AUTOTUNE,
+            deterministic=deterministic)
+        if keep is not None:
+            dataset = dataset.filter(requested)
+        dataset = _with_seeds(dataset, keys, num_samples)
+        if keys is not None:  # before anything is decoded
+            dataset = shuffled(dataset, shuffle_buffer, keys[0] + 1)
+        return dataset
+
+    dataset = per_epoch(one_pass, training=training, seed=seed, epoch=epoch)
     batches = num_samples // batch_size if drop_remainder else -(-num_samples // batch_size)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     # Known from the index: Keras then shows full progress bars and knows the epoch's length up front.
@@ -482,7 +535,7 @@ def class_names(path):
 
 def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sampler_options=None, image_size=None,
                   shuffle_buffer=None, seed=None, deterministic=True, num_workers=1, worker_index=0, as_dict=False,
-                  include_ids=False, drop_remainder=False, dtype="float32", ids=None):
+                  include_ids=False, drop_remainder=False, dtype="float32", ids=None, epoch=0):
     """A tf.data dataset of face-crop frames (end-to-end training) with the same draws as :func:`feature_dataset`.
 
     Args:
@@ -495,8 +548,8 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         sampler_options: the sampler's options (dict) or None.
         image_size: None keeps the crops' size; an int resizes (area
             interpolation, rounded) to ``image_size`` x ``image_size``.
-        shuffle_buffer: samples shuffled (metadata only, before decoding);
-            None: all of them.
+        shuffle_buffer: samples shuffled together (consecutive windows of
+            the metadata, before decoding); None: all of them.
         seed: seed of the shuffles and draws.
         deterministic: keep the order independent of thread timing.
         num_workers: workers of multi-worker training.
@@ -507,6 +560,7 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         dtype: dtype of ``inputs["frames"]`` (values in [0, 255], rounded as
             ``interpolate_frames`` rounds uint8 frames).
         ids: None (every sample) or the sample ids to read (a fold's side).
+        epoch: the first pass's epoch (int), or an int64 ``tf.Variable``; see :func:`per_epoch`.
 
     Returns:
         ``tf.data.Dataset`` of ``(frames, labels)``: ``(B, *draw, H, W, 3)``
@@ -541,9 +595,6 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         "source_frames": tf.RaggedTensor.from_row_lengths(
             np.concatenate([s.source_frames for s in samples]).astype(np.int64), lengths),
     }
-    dataset = tf.data.Dataset.from_tensor_slices(columns)
-    if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     draw = _draw_map(sampler, options, training, draw_shape)
 
     def load_clip(row, seed_value):
@@ -561,8 +612,14 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         clip, mask = _masked(clip, mask, draw_shape, 3)  # (*draw, H, W, 3)
         return clip, mask, row["label"], row["id"]
 
-    dataset = _with_seeds(dataset, training, seed)
+    def one_pass(keys):  # the shuffled metadata of one epoch, paired with the draws' seeds
+        dataset = tf.data.Dataset.from_tensor_slices(columns)
+        if keys is not None:
+            dataset = shuffled(dataset, shuffle_buffer, keys[0])
+        return _with_seeds(dataset, keys, len(samples))
+
+    dataset = per_epoch(one_pass, training=training, seed=seed, epoch=epoch)
     dataset = dataset.map(load_clip, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
     # The shuffle happened on the metadata; the decoded clips pass straight to batching.
-    return _finish(dataset, len(samples), False, shuffle_buffer, seed, batch_size, drop_remainder, dtype, "frames",
-                   as_dict, include_ids, deterministic)
+    return _finish(dataset, len(samples), batch_size, drop_remainder, dtype, "frames", as_dict, include_ids,
+                   deterministic)

@@ -58,10 +58,11 @@ class FeatureSource:
                             "weights_file_sha256": config.get("weights_file_sha256"), "face": config.get("face"),
                             "sampler": drawn, "sampler_options": options}
 
-    def dataset(self, ids, *, training, batch_size, seed=None):
-        """``(inputs, labels)`` batches of the samples ``ids`` (all when None)."""
+    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0):
+        """``(inputs, labels)`` batches of the samples ``ids`` (all when None); ``epoch``: see
+        :func:`~keras_fer.data.pipeline.per_epoch`."""
         return pipeline.feature_dataset(self.path, training=training, batch_size=batch_size, seed=seed, ids=ids,
-                                        sampler=self.sampler, sampler_options=self.sampler_options)
+                                        sampler=self.sampler, sampler_options=self.sampler_options, epoch=epoch)
 
 
 class FrameSource:
@@ -90,11 +91,12 @@ class FrameSource:
         self.preparation = {"input": "frames", "face": face, "image_size": image_size or settings["size"],
                          "sampler": drawn, "sampler_options": options}
 
-    def dataset(self, ids, *, training, batch_size, seed=None):
-        """``(frames, labels)`` batches of the samples ``ids`` (all when None)."""
+    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0):
+        """``(frames, labels)`` batches of the samples ``ids`` (all when None); ``epoch``: see
+        :func:`~keras_fer.data.pipeline.per_epoch`."""
         return pipeline.frame_dataset(self.path, training=training, batch_size=batch_size, seed=seed, ids=ids,
                                       sampler=self.sampler, sampler_options=self.sampler_options,
-                                      image_size=self.image_size)
+                                      image_size=self.image_size, epoch=epoch)
 
 
 class ArraySource:
@@ -130,8 +132,9 @@ class ArraySource:
         self._index = {sample_id: n for n, sample_id in enumerate(ids)}
         self.preparation = None  # arrays in memory: no record of how a video became them
 
-    def dataset(self, ids, *, training, batch_size, seed=None):
-        """``(inputs, labels)`` batches of the samples ``ids`` (all when None), in the order of ``ids`` in test."""
+    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0):
+        """``(inputs, labels)`` batches of the samples ``ids`` (all when None), in the order of ``ids`` in test;
+        in training shuffled by (``seed``, epoch), see :func:`~keras_fer.data.pipeline.per_epoch`."""
         if ids is None:
             picked = np.arange(len(self.labels))
         else:
@@ -139,10 +142,13 @@ class ArraySource:
             if unknown:
                 raise ValueError(f"ArraySource has no sample {unknown[:5]}")
             picked = np.asarray([self._index[i] for i in ids], dtype=np.int64)
-        dataset = tf.data.Dataset.from_tensor_slices((self.inputs[picked], self.labels[picked]))
-        if training:
-            dataset = dataset.shuffle(len(picked), seed=seed, reshuffle_each_iteration=True)
-        dataset = dataset.batch(batch_size)
+        samples = tf.data.Dataset.from_tensor_slices((self.inputs[picked], self.labels[picked]))
+
+        def one_pass(keys):
+            return samples if keys is None else pipeline.shuffled(samples, len(picked), keys[0])
+
+        dataset = pipeline.per_epoch(one_pass, training=training, seed=seed, epoch=epoch)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(picked))).batch(batch_size)
         if training and self.augment is not None:
             dataset = dataset.map(self.augment)
         return dataset.prefetch(tf.data.AUTOTUNE)

@@ -39,6 +39,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from data_prep import manifest
 from data_prep.files import atomic_path, write_json, write_text
@@ -88,7 +89,8 @@ def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, s
         fold = splits.validation_split(source.rows, fold, size=validation_size, seed=seed, by=validation_by)
     train_ids, validation_ids = list(fold.train_ids), list(fold.validation_ids)
     batch_size = recipe.batch_size
-    train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by fit before each epoch: exact resume
+    train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed, epoch=epoch)
     validation_data = source.dataset(validation_ids, training=False, batch_size=batch_size)
     kwargs = dict(model_kwargs or {})
     if source.input == "features" and "feature_shape" not in kwargs:
@@ -97,7 +99,7 @@ def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, s
     network = paper_recipes.build_model(recipe, len(source.class_names), math.ceil(len(train_ids) / batch_size),
                                         model=model, input=source.input, **kwargs)
     fitted = train.fit(network, train_data, validation_data, epochs=recipe.epochs, out_dir=out_dir, monitor=monitor,
-                       patience=patience, tensorboard=tensorboard, verbose=verbose)
+                       patience=patience, tensorboard=tensorboard, verbose=verbose, epoch=epoch)
     return network, fitted, fold
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from data_prep.checks import check_int
 from data_prep.files import atomic_path
 
-__all__ = ["FitResult", "SelectBest", "fit", "read_history"]
+__all__ = ["EpochRandomness", "FitResult", "ResumedEarlyStopping", "SelectBest", "fit", "read_history"]
 
 BEST_WEIGHTS = "best.weights.h5"
 HISTORY = "history.csv"
@@ -101,20 +101,31 @@ class SelectBest(keras.callbacks.Callback):
     """Save the weights whenever the validation ``monitor`` improves (strictly: ties keep the earlier epoch).
 
     Unlike ``ModelCheckpoint``, the best value so far survives a resume: it is
-    read from ``history.csv`` of the interrupted run (``initial``).
+    taken from the interrupted run's values (``history``, from ``history.csv``)
+    of the epochs before the first one this run trains (a row of an epoch that
+    is run again, killed before its backup, does not count).
 
     Args:
         path: the weights file (``.weights.h5``), written to a temporary name and renamed.
         monitor: a ``val_`` metric of ``logs``.
         mode: ``"min"`` or ``"max"``.
-        initial: the best value of the epochs already run, or None.
+        history: the ``monitor`` values of the interrupted run, epoch by epoch (empty for a fresh run).
     """
 
-    def __init__(self, path, monitor, mode, initial=None):
+    def __init__(self, path, monitor, mode, history=()):
         super().__init__()
-        self.path, self.monitor, self.initial = path, monitor, initial
-        self.best = initial
+        self.path, self.monitor, self.mode, self.history = path, monitor, mode, list(history)
+        self.best = None
         self._better = _better(mode)
+        self._started = False
+
+    def on_train_begin(self, logs=None):
+        self._started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._started:
+            self._started = True
+            _, self.best = _selected({self.monitor: self.history[:epoch]}, self.monitor, self.mode)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -129,8 +140,60 @@ class SelectBest(keras.callbacks.Callback):
             self.model.save_weights(partial)
 
 
+class EpochRandomness(keras.callbacks.Callback):
+    """Makes an epoch's randomness a function of its number, so that a resumed run repeats the uninterrupted one.
+
+    ``BackupAndRestore`` saves the weights and the optimizer, not the
+    readers' pass count nor the model's ``SeedGenerator`` states (dropout):
+    a process restarted at epoch k would draw epoch 0's data and masks again.
+    Before each epoch this sets ``epoch`` (the int64 ``tf.Variable`` given
+    to the readers as their ``epoch``; see
+    :func:`keras_fer.data.pipeline.per_epoch`) to the epoch, and every seed
+    generator of the model to its state at the start of training offset by
+    the epoch (``[a, b + epoch * 2**32]``: an epoch's own stream of seeds).
+
+    Args:
+        epoch: the readers' epoch variable, or None (seed generators only).
+    """
+
+    def __init__(self, epoch=None):
+        super().__init__()
+        self.epoch = epoch
+        self._initial = None
+
+    def on_train_begin(self, logs=None):
+        generators = [v for v in self.model.variables if v.name == "seed_generator_state"]
+        self._initial = [(v, keras.ops.convert_to_numpy(v.value)) for v in generators]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.epoch is not None:
+            self.epoch.assign(epoch)
+        for variable, initial in self._initial:
+            variable.assign(initial + np.asarray([0, epoch << 32], initial.dtype))
+
+
+class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
+    """``EarlyStopping`` whose count survives a resume: before the first epoch it runs, it replays the ``monitor``
+    values of the epochs before it (``history``: the values of the interrupted run, from ``history.csv``)."""
+
+    def __init__(self, monitor, mode, patience, history):
+        super().__init__(monitor=monitor, mode=mode, patience=patience)
+        self.history = list(history)
+        self._replayed = False
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._replayed = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._replayed:  # ``epoch`` is where BackupAndRestore resumed: later rows are rerun
+            self._replayed = True
+            for done, value in enumerate(self.history[:epoch]):
+                self.on_epoch_end(done, {self.monitor: value})
+
+
 def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="val_loss", mode="auto", patience=None,
-        tensorboard=True, verbose="auto", class_weight=None, callbacks=None):
+        tensorboard=True, verbose="auto", class_weight=None, callbacks=None, epoch=None):
     """Train ``model`` (compiled) into ``out_dir``; returns a :class:`FitResult` and leaves the selected weights loaded.
 
     A rerun with the same ``out_dir`` after an interruption resumes from the
@@ -147,12 +210,15 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
         monitor: the validation metric that selects the epoch (default ``val_loss``: smoother than accuracy on
             the small validation splits carved from FER training folds).
         mode: ``"auto"`` (``min`` for losses, else ``max``), ``"min"`` or ``"max"``.
-        patience: None, or stop after this many epochs without improvement (``EarlyStopping``; its count
-            restarts after a resume).
+        patience: None, or stop after this many epochs without improvement (:class:`ResumedEarlyStopping`:
+            its count goes on after a resume).
         tensorboard: write TensorBoard logs.
         verbose: Keras's ``verbose`` (``"auto"``: progress bars).
         class_weight: passed to ``model.fit``.
         callbacks: more Keras callbacks (run before the backup is saved).
+        epoch: the int64 ``tf.Variable`` that ``train_data``'s readers take as their ``epoch``, or None; set to
+            each epoch's number before its batches are read (:class:`EpochRandomness`), so that a resumed run
+            sees the data of the uninterrupted one.
 
     Raises:
         ValueError: bad arguments.
@@ -173,13 +239,14 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
         for stale in (history_path, best_path):
             if os.path.exists(stale):
                 os.remove(stale)
-    _, initial = _selected(read_history(history_path), monitor, mode)
+    previous = read_history(history_path)
 
-    callbacks = list(callbacks or []) + [keras.callbacks.CSVLogger(history_path, append=True)]
+    callbacks = [EpochRandomness(epoch)] + list(callbacks or []) + [keras.callbacks.CSVLogger(history_path,
+                                                                                               append=True)]
     if validation_data is not None:
-        callbacks.append(SelectBest(best_path, monitor, mode, initial=initial))
+        callbacks.append(SelectBest(best_path, monitor, mode, previous.get(monitor, [])))
         if patience is not None:
-            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience))
+            callbacks.append(ResumedEarlyStopping(monitor, mode, patience, previous.get(monitor, [])))
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False))
     callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))  # last: saves after the epoch's row is written

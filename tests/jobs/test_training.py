@@ -33,9 +33,9 @@ class CountingSource:
         self.source, self.calls = source, []
         self.rows, self.class_names, self.input = source.rows, source.class_names, source.input
 
-    def dataset(self, ids, *, training, batch_size, seed=None):
+    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0):
         self.calls.append((tuple(ids), training))
-        return self.source.dataset(ids, training=training, batch_size=batch_size, seed=seed)
+        return self.source.dataset(ids, training=training, batch_size=batch_size, seed=seed, epoch=epoch)
 
 
 RECIPE = get_recipe("ecnn_fsa", epochs=6, batch_size=8, learning_rate=0.05)
