@@ -204,6 +204,13 @@ def _source(args):
     return open_source(args.data, sampler=sampler, sampler_options=options, image_size=args.image_size)
 
 
+def _reading(data):
+    """A damaged record met while training or evaluating on ``data`` becomes an error naming the shard."""
+    from keras_fer.data.cache import reading
+
+    return reading(data)
+
+
 def _recipe(args):
     from keras_fer.models import get_spec
     from keras_fer.training.recipes import get_recipe
@@ -226,7 +233,8 @@ def _train(args):
 
     try:
         source = _source(args)
-        training.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
+        with _reading(args.data):
+            training.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"keras-fer train: error: {error}", file=sys.stderr)
         return 2
@@ -257,8 +265,9 @@ def _cv(args):
 
     try:
         source = _source(args)
-        results = training.cross_validate(source, args.model, _folds(args, source.rows), out_dir=args.out,
-                                          recipe=_recipe(args), **_fit_options(args))
+        with _reading(args.data):
+            results = training.cross_validate(source, args.model, _folds(args, source.rows), out_dir=args.out,
+                                              recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"keras-fer cv: error: {error}", file=sys.stderr)
         return 2
@@ -285,8 +294,9 @@ def _evaluate(args):
         if not os.path.isfile(args.model):
             raise FileNotFoundError(f"{args.model}: no such model file (keras-fer train writes OUT/model.keras)")
         network = keras.saving.load_model(args.model)
-        report = training.evaluate(network, source, ids, args.out, batch_size=args.batch_size,
-                                   title=os.path.basename(args.model), extra={"model_file": args.model})
+        with _reading(args.data):
+            report = training.evaluate(network, source, ids, args.out, batch_size=args.batch_size,
+                                       title=os.path.basename(args.model), extra={"model_file": args.model})
     except (ValueError, FileNotFoundError) as error:
         print(f"keras-fer evaluate: error: {error}", file=sys.stderr)
         return 2

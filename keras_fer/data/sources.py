@@ -151,7 +151,7 @@ class ArraySource:
 def open_source(path, sampler="stored", sampler_options=None, image_size=None):
     """A :class:`FeatureSource` for a cache folder (``cache.json``), a :class:`FrameSource` for a prepared folder."""
     path = os.fspath(path)
-    if os.path.isfile(os.path.join(path, "cache.json")):
+    if feature_cache.is_cache_dir(path):  # cache.json, or a cache's shards/ without it (FeatureSource names it)
         if image_size is not None:
             raise ValueError(f"{path} is a feature cache: `image_size` applies to prepared folders only")
         return FeatureSource(path, sampler, sampler_options)
