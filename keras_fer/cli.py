@@ -205,8 +205,8 @@ def _source(args):
 
 
 def _reading(data):
-    """A damaged record met while training or evaluating on ``data`` becomes an error naming the shard."""
-    from keras_fer.data.cache import reading
+    """A damaged shard or crop met while training or evaluating on ``data`` becomes an error naming the file."""
+    from keras_fer.data.sources import reading
 
     return reading(data)
 

@@ -72,7 +72,8 @@ whose entries (``classes``, ``config``, ``feature_shape``, ...) were edited
 :data:`CACHE_FORMAT`, a sample named twice in the manifest, or an unfinished
 cache, each naming the file. A damaged record met later, while training
 (TensorFlow's ``DataLossError``), becomes the same error naming the shard
-inside :func:`reading`, which ``keras-fer train``, ``evaluate`` and ``cv`` use.
+inside :func:`keras_fer.data.sources.reading` (:func:`damaged_shards` hashes
+every shard again), which ``keras-fer train``, ``evaluate`` and ``cv`` use.
 
 Stems: the cacheable stems of :mod:`keras_fer.stems.registry`
 (``vggface16`` (7x7x512 at 224x224), ``ecnn_vgg16``, ``resnet18``,
@@ -113,7 +114,7 @@ from keras_fer.data.cache.layout import (
                                          read_records,
                                          shard_path,
 )
-from keras_fer.data.cache.reader import damaged_shards, open_cache, reading
+from keras_fer.data.cache.reader import damaged_shards, open_cache
 from keras_fer.data.cache.writer import write_cache
 
 __all__ = [
@@ -134,7 +135,6 @@ __all__ = [
     "prepared_samples",
     "read_cache_json",
     "read_records",
-    "reading",
     "shard_path",
     "stem_weights_sha256",
     "write_cache",

@@ -3,7 +3,6 @@
 See :mod:`keras_fer.data.cache` for the layout and its guarantees.
 """
 
-import contextlib
 import os
 
 import numpy as np
@@ -16,14 +15,13 @@ from keras_fer.data.cache.layout import (
     CacheMismatchError,
     config_hash,
     differences,
-    is_cache_dir,
     read_cache_json,
     read_json,
     shard_path,
 )
 from keras_fer.stems.weights import sha256_of_file
 
-__all__ = ["damaged_shards", "open_cache", "reading"]
+__all__ = ["damaged_shards", "open_cache"]
 
 # Shards whose sha256 this process has checked, by (path, size, mtime, inode, sha256): a cache opened once per
 # fold and side is hashed once.
@@ -65,21 +63,6 @@ def damaged_shards(cache_dir):
         if problem:
             problems.append(problem)
     return problems
-
-
-@contextlib.contextmanager
-def reading(data_dir):
-    """Turn TensorFlow's ``DataLossError`` (a damaged record met while training on ``data_dir``) into
-    :class:`CacheIntegrityError` naming the damaged shards (hashed again) or, when none is, the folder."""
-    import tensorflow as tf
-
-    try:
-        yield
-    except tf.errors.DataLossError as error:
-        data_dir = os.fspath(data_dir)
-        found = damaged_shards(data_dir) if is_cache_dir(data_dir) else []
-        raise CacheIntegrityError("; ".join(found) or f"{data_dir}: a damaged record was read ({error.message}); "
-                                  "run keras-fer extract again into a new folder") from None
 
 
 def open_cache(cache_dir, expected_hash=None, expected_config=None):
