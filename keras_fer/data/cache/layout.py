@@ -133,7 +133,7 @@ def config_hash(config):
 
 
 def content_digests(info):
-    """``{key: sha256 of its value}`` of every entry of ``cache.json`` but ``sha256`` (where they are recorded)."""
+    """``{key: sha256 of its value}`` of every entry but ``sha256`` of a record (``cache.json``, ``train.json``)."""
     return {key: config_hash(value) for key, value in info.items() if key != "sha256"}
 
 
