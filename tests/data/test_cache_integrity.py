@@ -9,6 +9,7 @@ import pytest
 
 from keras_fer import cli
 from keras_fer.data import cache, pipeline
+from tests.data import helpers
 
 TRAIN = ["--sampler", "ecnn_fsa", "--model", "ecnn_fsa", "--epochs", "1", "--batch-size", "4", "--quiet",
          "--no-tensorboard", "--validation-size", "1"]
@@ -52,6 +53,20 @@ def test_a_damaged_shard_of_the_same_size_is_named(copy, how):
     with pytest.raises(cache.CacheIntegrityError, match=f"{shard}: damaged shard: its sha256 is .* Delete it"):
         cache.open_cache(copy)
     assert len(cache.damaged_shards(copy)) == 1 and shard in cache.damaged_shards(copy)[0]
+
+
+def test_the_advice_for_a_damaged_shard_works(tmp_path):
+    samples = helpers.random_samples([2, 3, 4])
+    features = helpers.random_features(samples, (4,))
+    helpers.write_random_cache(tmp_path, samples, features)
+    shard = cache.shard_path(tmp_path, 0, 2)
+    _damage(shard, "flip")
+    with pytest.raises(cache.CacheIntegrityError, match="Delete it and its .json and run keras-fer extract again"):
+        cache.open_cache(tmp_path)
+    os.remove(shard)
+    os.remove(cache.shard_path(tmp_path, 0, 2, ".json"))
+    helpers.write_random_cache(tmp_path, samples, features)  # the same extract again: only that shard is rewritten
+    assert cache.open_cache(tmp_path).num_samples == 3
 
 
 def test_train_evaluate_and_cv_on_a_damaged_shard_fail_with_one_line(copy, tmp_path, capsys):
