@@ -1,6 +1,7 @@
 """The ``keras-fer`` command line. It only orchestrates; the work lives in the packages."""
 
 import argparse
+import gc
 import os
 import sys
 
@@ -528,7 +529,11 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    code = args.func(args)
+    # A job that failed mid-epoch leaves its tf.data iterator in a reference cycle; destroyed at interpreter exit it
+    # would wait forever for its reader threads' numpy_function calls, which cannot take the GIL then (a hang).
+    gc.collect()
+    return code
 
 
 if __name__ == "__main__":
