@@ -1,6 +1,7 @@
 """The ``keras-fer`` command line. It only orchestrates; the work lives in the packages."""
 
 import argparse
+import gc
 import os
 import re
 import sys
@@ -241,6 +242,13 @@ def _source(args):
     return open_source(args.data, sampler=sampler, sampler_options=options, image_size=_checked(args, "image_size", 1))
 
 
+def _reading(data):
+    """A damaged shard or crop met while training or evaluating on ``data`` becomes an error naming the file."""
+    from keras_fer.data.sources import reading
+
+    return reading(data)
+
+
 def _recipe(args):
     from keras_fer.models import get_spec
     from keras_fer.training.recipes import get_recipe
@@ -263,7 +271,8 @@ def _train(args):
 
     try:
         source = _source(args)
-        training.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
+        with _reading(args.data):
+            training.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
         return _error(args, error)
     with open(os.path.join(args.out, "train.json"), encoding="utf-8") as handle:
@@ -293,8 +302,9 @@ def _cv(args):
 
     try:
         source = _source(args)
-        results = training.cross_validate(source, args.model, _folds(args, source.rows), out_dir=args.out,
-                                          recipe=_recipe(args), **_fit_options(args))
+        with _reading(args.data):
+            results = training.cross_validate(source, args.model, _folds(args, source.rows), out_dir=args.out,
+                                              recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
         return _error(args, error)
     with open(os.path.join(args.out, "results.md"), encoding="utf-8") as handle:
@@ -321,8 +331,9 @@ def _evaluate(args):
         if not os.path.isfile(args.model):
             raise FileNotFoundError(f"{args.model}: no such model file (keras-fer train writes OUT/model.keras)")
         network = keras.saving.load_model(args.model)
-        report = training.evaluate(network, source, ids, args.out, batch_size=batch_size,
-                                   title=os.path.basename(args.model), extra={"model_file": args.model})
+        with _reading(args.data):
+            report = training.evaluate(network, source, ids, args.out, batch_size=batch_size,
+                                       title=os.path.basename(args.model), extra={"model_file": args.model})
     except (ValueError, FileNotFoundError) as error:
         return _error(args, error)
     print(f"{report['n_samples']} samples: accuracy {report['accuracy']:.4f}, UAR {report['uar']:.4f}, "
@@ -566,7 +577,11 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    code = args.func(args)
+    # A job that failed mid-epoch leaves its tf.data iterator in a reference cycle; destroyed at interpreter exit it
+    # would wait forever for its reader threads' numpy_function calls, which cannot take the GIL then (a hang).
+    gc.collect()
+    return code
 
 
 if __name__ == "__main__":

@@ -73,7 +73,6 @@ Example:
 (TensorShape([8, 20, 7, 7, 512]), TensorShape([8]))
 """
 
-import json
 import os
 
 import numpy as np
@@ -524,9 +523,8 @@ def _prepared_settings(prepared_dir):
 def class_names(path):
     """Sorted class names of a feature cache or a prepared folder; labels index this list."""
     path = os.fspath(path)
-    if os.path.isfile(os.path.join(path, "cache.json")):
-        with open(os.path.join(path, "cache.json"), encoding="utf-8") as handle:
-            return list(json.load(handle)["classes"])
+    if feature_cache.is_cache_dir(path):  # a cache without cache.json is named as such, not read as a prepared folder
+        return list(feature_cache.read_cache_json(path)["classes"])
     from data_prep import manifest
 
     rows = manifest.read_csv(os.path.join(path, "manifest.csv"), required=("label",))

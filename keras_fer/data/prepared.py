@@ -7,7 +7,7 @@ import numpy as np
 
 from data_prep import manifest
 
-__all__ = ["crops_of", "load_crops", "read_prepare_settings"]
+__all__ = ["crops_of", "load_crops", "read_prepare_settings", "unreadable_crops"]
 
 
 def read_prepare_settings(prepared_dir):
@@ -31,6 +31,12 @@ def crops_of(prepared_dir, row, where):
     kept = sorted((int(r["frame_index"]), os.path.join(crops_dir, r["file"])) for r in frame_rows if r["file"])
     if not kept:
         raise ValueError(f"{frames_csv}: sample {row['id']!r} has no face crop")
+    for _, path in kept:  # a stat each: a missing or empty crop is named here, not by TensorFlow mid-epoch
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: missing face crop of sample {row['id']!r} ({where}); prepare the "
+                                    "sample again")
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"{path}: empty face crop of sample {row['id']!r} ({where}); prepare the sample again")
     dropped = any(r["status"] == "dropped" for r in frame_rows)
     source = np.asarray([frame for frame, _ in kept], np.int64)
     if dropped:
@@ -51,3 +57,18 @@ def load_crops(paths, size):
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
     return np.stack(frames)
+
+
+def unreadable_crops(prepared_dir):
+    """``"PATH: ..."`` for every face crop of a prepared folder that TensorFlow cannot decode (slow: decodes all)."""
+    import tensorflow as tf
+
+    manifest_path = os.path.join(prepared_dir, "manifest.csv")
+    problems = []
+    for line, row in enumerate(manifest.read_csv(manifest_path, required=("id", "crops_dir", "n_frames")), start=2):
+        for path in crops_of(prepared_dir, row, f"{manifest_path} line {line}")[2]:
+            try:
+                tf.io.decode_jpeg(tf.io.read_file(path), channels=3)  # as the frame reader decodes
+            except tf.errors.InvalidArgumentError:
+                problems.append(f"{path}: cannot decode the face crop of sample {row['id']!r}")
+    return problems

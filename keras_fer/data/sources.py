@@ -20,6 +20,7 @@ Example:
 >>> train = source.dataset([r["id"] for r in source.rows[:10]], training=True, batch_size=4, seed=0)  # doctest: +SKIP
 """  # noqa: E501
 
+import contextlib
 import os
 
 import numpy as np
@@ -28,7 +29,7 @@ import tensorflow as tf
 from keras_fer.data import cache as feature_cache
 from keras_fer.data import pipeline, prepared
 
-__all__ = ["ArraySource", "FeatureSource", "FrameSource", "open_source"]
+__all__ = ["ArraySource", "FeatureSource", "FrameSource", "open_source", "reading"]
 
 
 class FeatureSource:
@@ -157,7 +158,7 @@ class ArraySource:
 def open_source(path, sampler="stored", sampler_options=None, image_size=None):
     """A :class:`FeatureSource` for a cache folder (``cache.json``), a :class:`FrameSource` for a prepared folder."""
     path = os.fspath(path)
-    if os.path.isfile(os.path.join(path, "cache.json")):
+    if feature_cache.is_cache_dir(path):  # cache.json, or a cache's shards/ without it (FeatureSource names it)
         if image_size is not None:
             raise ValueError(f"{path} is a feature cache: `image_size` applies to prepared folders only")
         return FeatureSource(path, sampler, sampler_options)
@@ -165,3 +166,28 @@ def open_source(path, sampler="stored", sampler_options=None, image_size=None):
         return FrameSource(path, sampler, sampler_options, image_size)
     raise ValueError(f"{path}: neither a feature cache (no cache.json; see keras-fer extract) nor a prepared folder "
                      "(no manifest.csv; see keras-fer prepare)")
+
+
+@contextlib.contextmanager
+def reading(path):
+    """Errors TensorFlow meets while a job reads ``path`` become errors naming the file.
+
+    A damaged record of a feature cache (``DataLossError``) becomes
+    :class:`~keras_fer.data.cache.CacheIntegrityError` naming the shards whose
+    sha256 differs from their index; a face crop of a prepared folder that
+    cannot be decoded (``InvalidArgumentError``) becomes a ``ValueError``
+    naming the crops and their samples. Other errors pass unchanged.
+    """
+    path = os.fspath(path)
+    try:
+        yield
+    except tf.errors.DataLossError as error:
+        found = feature_cache.damaged_shards(path) if feature_cache.is_cache_dir(path) else []
+        raise feature_cache.CacheIntegrityError("; ".join(found) or f"{path}: a damaged record was read "
+                                                f"({error.message}); run keras-fer extract again") from None
+    except tf.errors.InvalidArgumentError:
+        found = [] if feature_cache.is_cache_dir(path) else prepared.unreadable_crops(path)
+        if not found:
+            raise
+        raise ValueError("; ".join(found[:5]) + (f" (and {len(found) - 5} more)" if len(found) > 5 else "")
+                         + "; prepare these samples again") from None

@@ -66,8 +66,9 @@ def export_trained(model_dir, out_dir, *, format="saved_model", name=None, versi
 
     Raises:
         FileNotFoundError: ``model_dir`` lacks ``model.keras`` or ``train.json``.
+        ValueError: ``train.json`` was edited or ``model.keras`` replaced (see
+            :func:`keras_fer.jobs.train_folder.read_train_json`), or a bad argument.
         FileExistsError: the output exists and ``overwrite`` is False.
-        ValueError: a bad argument.
     """
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {FORMATS}; received format={format!r}")

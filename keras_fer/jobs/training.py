@@ -211,7 +211,7 @@ def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, val
         _curves(out_dir, fitted, model)
     with atomic_path(os.path.join(out_dir, train_folder.MODEL), suffix=".keras") as partial:
         network.save(partial)
-    write_json(os.path.join(out_dir, train_folder.TRAIN_JSON), {
+    train_folder.write_train_json(out_dir, {
         "model": model, "class_names": list(source.class_names), "data": getattr(source, "path", None),
         "preparation": source.preparation, "recipe": _recipe_record(recipe), "best_epoch": fitted.best_epoch,
         "epochs_run": fitted.epochs_run, "monitor": fitted.monitor, "validation_ids": list(fold.validation_ids),

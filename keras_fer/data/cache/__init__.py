@@ -11,10 +11,11 @@ shard's samples are streamed through the stem and written one at a time.
 Layout::
 
     CACHE/
-      cache.json                         the config, its sha256 ("hash"), classes, shard count, sample-list hash
+      cache.json                         the config, its sha256 ("hash"), classes, shard count, sample-list hash,
+                                         and "sha256": the sha256 of each of its other entries
       manifest.csv                       one row per sample (MANIFEST_COLUMNS); written when every shard exists
       shards/shard-00003-of-00016.tfrecord  one tf.train.Example per sample (below)
-      shards/shard-00003-of-00016.json      the shard's index: its byte size and one entry per record
+      shards/shard-00003-of-00016.json      the shard's index: its byte size, sha256 and one entry per record
 
 A record holds ``features`` (the float16 maps of the cached frames, raw
 little-endian bytes, shape ``(n_cached, *feature_shape)``), ``shape``,
@@ -64,7 +65,15 @@ beyond float16's range) raise :class:`NonFiniteFeaturesError` naming the
 sample before anything is written; :func:`open_cache` raises
 :class:`CacheMismatchError` for a stale hash, :class:`CacheIntegrityError`
 for a missing or truncated shard (its size disagrees with its index), a
-sample named twice in the manifest, or an unfinished cache, each naming the file.
+damaged shard (its sha256 disagrees with its index; each shard is hashed once
+per process, before any reader touches it), a missing ``cache.json`` or one
+whose entries (``classes``, ``config``, ``feature_shape``, ...) were edited
+(each entry's sha256 is recorded beside it), a cache of an older
+:data:`CACHE_FORMAT`, a sample named twice in the manifest, or an unfinished
+cache, each naming the file. A damaged record met later, while training
+(TensorFlow's ``DataLossError``), becomes the same error naming the shard
+inside :func:`keras_fer.data.sources.reading` (:func:`damaged_shards` hashes
+every shard again), which ``keras-fer train``, ``evaluate`` and ``cv`` use.
 
 Stems: the cacheable stems of :mod:`keras_fer.stems.registry`
 (``vggface16`` (7x7x512 at 224x224), ``ecnn_vgg16``, ``resnet18``,
@@ -100,10 +109,13 @@ from keras_fer.data.cache.layout import (
                                          CacheSample,
                                          NonFiniteFeaturesError,
                                          config_hash,
+                                         content_digests,
+                                         is_cache_dir,
+                                         read_cache_json,
                                          read_records,
                                          shard_path,
 )
-from keras_fer.data.cache.reader import open_cache
+from keras_fer.data.cache.reader import damaged_shards, open_cache
 from keras_fer.data.cache.writer import write_cache
 
 __all__ = [
@@ -117,9 +129,13 @@ __all__ = [
     "NonFiniteFeaturesError",
     "cache_config",
     "config_hash",
+    "content_digests",
+    "damaged_shards",
     "extract",
+    "is_cache_dir",
     "open_cache",
     "prepared_samples",
+    "read_cache_json",
     "read_records",
     "shard_path",
     "stem_weights_sha256",

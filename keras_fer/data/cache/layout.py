@@ -21,16 +21,20 @@ __all__ = [
     "NonFiniteFeaturesError",
     "check_features",
     "config_hash",
+    "content_digests",
     "differences",
     "example",
+    "is_cache_dir",
     "partial_dir",
+    "read_cache_json",
     "read_json",
     "read_records",
     "samples_hash",
     "shard_path",
 ]
 
-CACHE_FORMAT = 1
+#: 2: ``cache.json`` records a sha256 of each of its entries and every shard index the sha256 of its shard.
+CACHE_FORMAT = 2
 MANIFEST_COLUMNS = ("id", "label", "label_index", "subject", "shard", "record", "n_cached", "sampler_frames",
                     "frame_indices", "source_frames")
 
@@ -44,7 +48,7 @@ class CacheMismatchError(CacheError):
 
 
 class CacheIntegrityError(CacheError):
-    """A shard is missing or truncated, a manifest names a sample twice, or the cache is unfinished."""
+    """A file of the cache is missing, damaged or edited, a sample is named twice, or the cache is unfinished."""
 
 
 class NonFiniteFeaturesError(CacheError):
@@ -126,6 +130,40 @@ def config_hash(config):
     """sha256 of a config dict in canonical JSON (sorted keys, no spaces)."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_digests(info):
+    """``{key: sha256 of its value}`` of every entry but ``sha256`` of a record (``cache.json``, ``train.json``)."""
+    return {key: config_hash(value) for key, value in info.items() if key != "sha256"}
+
+
+def is_cache_dir(path):
+    """Whether ``path`` is (or was) a feature cache: it holds ``cache.json`` or ``shards/``."""
+    return os.path.isfile(os.path.join(path, "cache.json")) or os.path.isdir(os.path.join(path, "shards"))
+
+
+def read_cache_json(cache_dir):
+    """``cache.json``, checked against the sha256 of each entry recorded when it was written.
+
+    Raises:
+        CacheIntegrityError: the file is missing or unreadable, of another format, or an entry (``classes``,
+            ``config``, ``feature_shape``, ...) was edited; the message names the file and the entries.
+    """
+    path = os.path.join(os.fspath(cache_dir), "cache.json")
+    info = read_json(path, "the feature cache's configuration, written by keras-fer extract")
+    if info.get("format") != CACHE_FORMAT:
+        raise CacheIntegrityError(
+            f"{path}: cache format {info.get('format')!r}, this keras-fer reads format {CACHE_FORMAT} (whose "
+            "shards carry a sha256); run keras-fer extract again into a new folder.")
+    recorded = info.get("sha256") or {}
+    found = content_digests(info)
+    edited = sorted(key for key in set(recorded) | set(found) if recorded.get(key) != found.get(key))
+    if edited:
+        raise CacheIntegrityError(
+            f"{path}: edited after keras-fer extract wrote it: {', '.join(edited)} no longer match the sha256 "
+            "recorded with them; the features were made for the recorded values. Restore the file, or run "
+            "keras-fer extract again into a new folder.")
+    return info
 
 
 def samples_hash(samples):

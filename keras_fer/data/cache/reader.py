@@ -15,15 +15,54 @@ from keras_fer.data.cache.layout import (
     CacheMismatchError,
     config_hash,
     differences,
+    read_cache_json,
     read_json,
     shard_path,
 )
+from keras_fer.stems.weights import sha256_of_file
 
-__all__ = ["open_cache"]
+__all__ = ["damaged_shards", "open_cache"]
+
+# Shards whose sha256 this process has checked, by (path, size, mtime, inode, sha256): a cache opened once per
+# fold and side is hashed once.
+_VERIFIED = set()
 
 
 def _parse_ints(text):
     return np.asarray([int(value) for value in text.split()], np.int64)
+
+
+def _damage(path, index):
+    """Why a shard's bytes differ from its index (its sha256 recomputed), or None when they match."""
+    found = sha256_of_file(path)
+    if found == index.get("sha256"):
+        return None
+    return (f"{path}: damaged shard: its sha256 is {found}, its index says {index.get('sha256')}. Delete it and "
+            f"its .json and run keras-fer extract again.")
+
+
+def _verify(path, index):
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, index.get("sha256"))
+    if key in _VERIFIED:
+        return
+    problem = _damage(path, index)
+    if problem:
+        raise CacheIntegrityError(problem)
+    _VERIFIED.add(key)
+
+
+def damaged_shards(cache_dir):
+    """The problems of the shards whose bytes differ from their index, every shard hashed again."""
+    info = read_cache_json(cache_dir)
+    problems = []
+    for shard in range(info["num_shards"]):
+        path = shard_path(cache_dir, shard, info["num_shards"])
+        index = read_json(shard_path(cache_dir, shard, info["num_shards"], ".json"), f"index of {path}")
+        problem = _damage(path, index) if os.path.isfile(path) else f"{path}: missing shard"
+        if problem:
+            problems.append(problem)
+    return problems
 
 
 def open_cache(cache_dir, expected_hash=None, expected_config=None):
@@ -38,12 +77,13 @@ def open_cache(cache_dir, expected_hash=None, expected_config=None):
         CacheMismatchError: the hash or config differs (naming ``cache.json``).
         CacheIntegrityError: ``cache.json``, ``manifest.csv`` or a shard (or
             its index) is missing, a shard's size differs from its index
-            (truncated), a shard was written for another hash, or the manifest
-            names a sample twice; the message names the file.
+            (truncated) or its sha256 from its index (damaged; hashed once per
+            process), a shard was written for another hash, ``cache.json`` was
+            edited, or the manifest names a sample twice; the message names the file.
     """
     cache_dir = os.fspath(cache_dir)
     info_path = os.path.join(cache_dir, "cache.json")
-    info = read_json(info_path, "not a feature cache written by keras-fer extract?")
+    info = read_cache_json(cache_dir)
     sha = info.get("hash")
     if expected_config is not None and config_hash(expected_config) != sha:
         raise CacheMismatchError(
@@ -99,6 +139,7 @@ def open_cache(cache_dir, expected_hash=None, expected_config=None):
         if [entry["id"] for entry in index["records"]] != ids_by_shard[shard]:
             raise CacheIntegrityError(f"{index_path}: its samples differ from those that {manifest_path} "
                                       f"gives shard {shard}")
+        _verify(path, index)
         files.append(path)
     return CacheInfo(cache_dir=cache_dir, config=info["config"], hash=sha, classes=info["classes"],
                      feature_shape=tuple(info["feature_shape"]), shard_files=files, records=records)

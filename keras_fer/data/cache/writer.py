@@ -5,6 +5,7 @@ See :mod:`keras_fer.data.cache` for the layout and its guarantees.
 
 import errno
 import fcntl
+import hashlib
 import math
 import os
 import shutil
@@ -18,10 +19,11 @@ from keras_fer.data.cache.layout import (
     CacheMismatchError,
     check_features,
     config_hash,
+    content_digests,
     differences,
     example,
     partial_dir,
-    read_json,
+    read_cache_json,
     samples_hash,
     shard_path,
 )
@@ -45,8 +47,9 @@ def _check_cache_json(cache_dir, config, samples, num_shards, classes, feature_s
         "feature_shape": list(feature_shape),
         "feature_dtype": "float16",
     }
+    wanted["sha256"] = content_digests(wanted)
     if os.path.exists(path):
-        existing = read_json(path, "the cache's configuration")
+        existing = read_cache_json(cache_dir)
         if existing.get("hash") != wanted["hash"]:
             raise CacheMismatchError(
                 f"{path}: the cache was written with another configuration (hash {existing.get('hash')}, this run "
@@ -114,7 +117,7 @@ def _write_shard(cache_dir, shard, num_shards, shard_samples, features_fn, label
             if computed != len(todo):
                 raise CacheError(f"{final}: the feature function yielded {computed} arrays for {len(todo)} samples")
         # Every sample is in the partial folder: concatenate, write the index, then rename the shard.
-        entries, offset = [], 0
+        entries, offset, digest = [], 0, hashlib.sha256()
         # The index is written before the shard is renamed: a shard under its final name always has its index.
         with files.atomic_path(final) as temporary:
             with open(temporary, "wb") as out:
@@ -122,11 +125,12 @@ def _write_shard(cache_dir, shard, num_shards, shard_samples, features_fn, label
                     with open(os.path.join(partial, name), "rb") as handle:
                         data = handle.read()
                     out.write(data)
+                    digest.update(data)
                     entries.append({"id": sample.id, "offset": offset, "length": len(data)})
                     offset += len(data)
             files.write_json(shard_path(cache_dir, shard, num_shards, ".json"),
                              {"hash": config_sha, "shard": shard, "num_shards": num_shards, "size": offset,
-                              "records": entries}, indent=1, sort_keys=True)
+                              "sha256": digest.hexdigest(), "records": entries}, indent=1, sort_keys=True)
     finally:
         lock.close()
     shutil.rmtree(partial, ignore_errors=True)
