@@ -1,4 +1,4 @@
-"""Atomic file writes: the one writer every file of keras-fer goes through.
+"""Atomic file writes (the one writer every file of keras-fer goes through) and file checksums.
 
 A file is written under a hidden temporary name in its own folder, flushed to
 disk, then renamed over its final name (``os.replace``, atomic on POSIX), so a
@@ -14,11 +14,12 @@ Example:
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 
-__all__ = ["atomic_path", "temporary_name", "write_bytes", "write_json", "write_text"]
+__all__ = ["atomic_path", "sha256_of_file", "temporary_name", "write_bytes", "write_json", "write_text"]
 
 
 def temporary_name(path, suffix=""):
@@ -70,3 +71,12 @@ def write_text(path, text):
 def write_json(path, data, *, indent=2, sort_keys=False):
     """Write ``data`` as indented JSON (with a final newline) to ``path`` atomically."""
     write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
+
+
+def sha256_of_file(path, chunk_size=1 << 20):
+    """Hex SHA-256 of a file, read in chunks (constant memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

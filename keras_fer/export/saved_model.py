@@ -24,6 +24,11 @@ Issue #9 (export). :func:`export_saved_model` writes, atomically,
   :func:`export_saved_model`), tracked as ``tf.saved_model.Asset`` so that a
   loaded model knows their paths (``loaded.class_names_asset.asset_path``).
 
+``keras_fer.sha256`` beside them lists the sha256 of every file of the
+version folder (``sha256sum -c keras_fer.sha256`` checks it by hand);
+:func:`load_metadata` checks it, so a damaged or edited export is an error
+that names the file. TF Serving ignores the extra file.
+
 The SavedModel needs neither keras-fer nor Keras to load: ``tf.saved_model.load``
 in a process with TensorFlow alone serves it (tested). TF Serving does not
 send assets over its REST or gRPC API: a client reads
@@ -51,10 +56,12 @@ import keras
 from keras import ops
 
 from data_prep.checks import check_int
+from data_prep.files import sha256_of_file
 from keras_fer.models.common import temporal_attention_model
 
 __all__ = [
     "ASSET_FILES",
+    "CHECKSUMS",
     "INPUT_KINDS",
     "export_saved_model",
     "input_kind",
@@ -77,6 +84,8 @@ ASSET_FILES = ("class_names.txt", "keras_fer.json")
 _CALLER_KEYS = ("sampler", "sampler_options")
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _FORMAT = "keras-fer-saved-model"
+#: The version folder's checksum file, in ``sha256sum`` format: ``<sha256>  <path relative to the folder>``.
+CHECKSUMS = "keras_fer.sha256"
 
 
 def input_kind(model):
@@ -354,6 +363,7 @@ def export_saved_model(model, out_dir, *, name, version=1, class_names, head=Non
                 json.dump(info, handle, indent=2)
                 handle.write("\n")
             save_functions(functions, staging, {"class_names_asset": paths[0], "metadata_asset": paths[1]})
+        _write_checksums(staging)
         if os.path.lexists(final):
             old = tempfile.mkdtemp(prefix=f".{version}.old-", dir=base)
             replaced = os.path.join(old, "replaced")
@@ -370,6 +380,43 @@ def export_saved_model(model, out_dir, *, name, version=1, class_names, head=Non
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def _folder_files(folder):
+    """Every file under ``folder`` but the checksum file, as sorted POSIX paths relative to it."""
+    found = []
+    for root, _, names in os.walk(folder):
+        found += [os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/") for name in names]
+    return sorted(name for name in found if name != CHECKSUMS)
+
+
+def _write_checksums(folder):
+    lines = [f"{sha256_of_file(os.path.join(folder, name))}  {name}\n" for name in _folder_files(folder)]
+    with open(os.path.join(folder, CHECKSUMS), "w", encoding="utf-8") as handle:
+        handle.write("".join(lines))
+
+
+def _check_checksums(folder):
+    """ValueError naming the first file of ``folder`` that is missing, added or differs from ``keras_fer.sha256``.
+
+    Exports written before the checksum file existed have none and are not checked.
+    """
+    path = os.path.join(folder, CHECKSUMS)
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as handle:
+        listed = dict(reversed(line.rstrip("\n").split("  ", 1)) for line in handle if line.strip())
+    present = _folder_files(folder)
+    missing, added = sorted(set(listed) - set(present)), sorted(set(present) - set(listed))
+    if missing:
+        raise FileNotFoundError(f"{os.path.join(folder, missing[0])}: missing from the export ({path} lists it)")
+    if added:
+        raise ValueError(f"{os.path.join(folder, added[0])}: not part of the export ({path} does not list it); "
+                         "remove it or export again")
+    for name in present:
+        if sha256_of_file(os.path.join(folder, name)) != listed[name]:
+            raise ValueError(f"{os.path.join(folder, name)}: damaged or edited after export (its sha256 differs "
+                             f"from {path}); export again")
 
 
 def _version_dir(path):
@@ -397,8 +444,9 @@ def load_metadata(path):
         The dict of ``assets/keras_fer.json`` plus ``"path"``, the version folder read.
 
     Raises:
-        FileNotFoundError: no export there, or an asset is missing.
-        ValueError: not a keras-fer export, or ``class_names.txt`` and ``keras_fer.json`` disagree.
+        FileNotFoundError: no export there, or a file of the export is missing.
+        ValueError: not a keras-fer export, a file differs from ``keras_fer.sha256`` (damaged or edited),
+            ``keras_fer.json`` is not JSON, or ``class_names.txt`` and ``keras_fer.json`` disagree.
 
     Example:
 
@@ -410,8 +458,12 @@ def load_metadata(path):
     for file in files:
         if not os.path.isfile(file):
             raise FileNotFoundError(f"{file}: missing; this SavedModel was not written by keras_fer.export")
-    with open(files[1], encoding="utf-8") as handle:
-        info = json.load(handle)
+    _check_checksums(folder)
+    try:
+        with open(files[1], encoding="utf-8") as handle:
+            info = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{files[1]}: not readable JSON: {error}") from None
     with open(files[0], encoding="utf-8") as handle:
         names = handle.read().splitlines()
     if info.get("format") != _FORMAT:

@@ -13,9 +13,8 @@
 import json
 import os
 
-from data_prep.files import write_json
+from data_prep.files import sha256_of_file, write_json
 from keras_fer.data.cache import content_digests
-from keras_fer.stems.weights import sha256_of_file
 
 __all__ = ["MODEL", "TRAIN_JSON", "read_train_json", "write_train_json"]
 

@@ -26,7 +26,6 @@ Two file layouts load:
 """
 
 import dataclasses
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -34,6 +33,8 @@ from pathlib import Path
 import h5py
 import keras
 import numpy as np
+
+from data_prep.files import sha256_of_file
 
 WEIGHTS_DIR_ENV = "KERAS_FER_WEIGHTS_DIR"
 KERAS3_WEIGHTS_SUFFIX = ".weights.h5"
@@ -68,15 +69,6 @@ class WeightsInfo:
     sha256: str
     file_format: str
     loaded_layers: tuple
-
-
-def sha256_of_file(path, chunk_size=1 << 20):
-    """Hex SHA-256 of a file, read in chunks (constant memory)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _where_to_put_it(file_name):

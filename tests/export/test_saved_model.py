@@ -1,6 +1,7 @@
 import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -230,12 +231,56 @@ def test_load_metadata_errors(tmp_path):
         load_metadata(tmp_path)
     model, _ = ast_fer2013(num_frames=2)
     path = export_saved_model(model, tmp_path, name="ast", class_names=CLASSES)
+    os.remove(os.path.join(path, saved_model_module.CHECKSUMS))  # an export written before the checksums
     with open(os.path.join(path, "assets", "class_names.txt"), "w", encoding="utf-8") as handle:
         handle.write("x\ny\nz\n")
     with pytest.raises(ValueError, match="disagree"):
         load_metadata(path)
+    with open(os.path.join(path, "assets", "keras_fer.json"), "w", encoding="utf-8") as handle:
+        handle.write("{not json")
+    with pytest.raises(ValueError, match="keras_fer.json: not readable JSON"):
+        load_metadata(path)
     os.remove(os.path.join(path, "assets", "keras_fer.json"))
     with pytest.raises(FileNotFoundError, match="keras_fer.json"):
+        load_metadata(path)
+
+
+def _edit(path, name, change):
+    file = os.path.join(path, *name.split("/"))
+    with open(file, "rb") as handle:
+        data = bytearray(handle.read())
+    with open(file, "wb") as handle:
+        handle.write(change(data))
+
+
+@pytest.mark.parametrize("name, change, error, match", [
+    ("assets/class_names.txt", lambda data: b"surprise\nhappiness\nanger\n", ValueError,
+     "class_names.txt: damaged or edited"),
+    ("variables/variables.data-00000-of-00001",
+     lambda data: data[:len(data) // 2] + bytes(64) + data[len(data) // 2 + 64:], ValueError,
+     "variables.data-00000-of-00001: damaged or edited"),
+    ("variables/variables.index", None, FileNotFoundError, "variables.index: missing from the export"),
+])
+def test_a_damaged_or_edited_export_is_named(ast_export, tmp_path, name, change, error, match):
+    path = shutil.copytree(ast_export["path"], tmp_path / "1")
+    assert load_metadata(path)["class_names"] == CLASSES  # the copy is intact
+    with open(os.path.join(path, saved_model_module.CHECKSUMS), encoding="utf-8") as handle:
+        assert name in handle.read()
+    if change is None:
+        os.remove(os.path.join(path, *name.split("/")))
+    else:
+        size = os.path.getsize(os.path.join(path, *name.split("/")))
+        _edit(path, name, change)
+        assert name == "assets/class_names.txt" or os.path.getsize(os.path.join(path, *name.split("/"))) == size
+    with pytest.raises(error, match=match):
+        load_metadata(path)
+
+
+def test_a_file_added_to_an_export_is_named(ast_export, tmp_path):
+    path = shutil.copytree(ast_export["path"], tmp_path / "1")
+    with open(os.path.join(path, "assets", "extra.txt"), "w", encoding="utf-8") as handle:
+        handle.write("x")
+    with pytest.raises(ValueError, match="extra.txt: not part of the export"):
         load_metadata(path)
 
 

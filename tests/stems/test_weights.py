@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from data_prep.files import sha256_of_file
 from keras_fer.stems.weights import (
     WEIGHTS_DIR_ENV,
     WeightsHashMismatchError,
@@ -12,7 +13,6 @@ from keras_fer.stems.weights import (
     load_keras2_h5_by_name,
     load_weights,
     resolve_weights_path,
-    sha256_of_file,
 )
 from tests.stems.keras2_h5 import conv_weights, write_keras2_weights
 

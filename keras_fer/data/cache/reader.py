@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from data_prep import manifest
+from data_prep.files import sha256_of_file
 from keras_fer.data.cache.layout import (
     MANIFEST_COLUMNS,
     CacheInfo,
@@ -19,7 +20,6 @@ from keras_fer.data.cache.layout import (
     read_json,
     shard_path,
 )
-from keras_fer.stems.weights import sha256_of_file
 
 __all__ = ["damaged_shards", "open_cache"]
 
