@@ -1,10 +1,15 @@
-"""The ``keras-fer`` command line. It only orchestrates; the work lives in the packages."""
+"""What each ``keras-fer`` command does. It only orchestrates; the work lives in the packages.
 
-import argparse
+The options live in the top-level module :mod:`keras_fer_cli` (the console script), which answers ``--help``
+without importing TensorFlow and calls :func:`run` here.
+"""
+
 import gc
 import os
 import re
 import sys
+
+from keras_fer_cli import _option_value, build_parser
 
 # Python argument names that are not their option's name with underscores (`--folds` is `k` in
 # keras_fer.evaluation.splits, `--validation-size` is `size`); every other option is its argument's name.
@@ -55,16 +60,6 @@ def _list_models(args):
         spec = get_spec(name)
         print(f"{name:28s} {spec.description}\n{'':28s} reproduces: {spec.reproduces}")
     return 0
-
-
-def _option_value(text):
-    """An int, else a float, else the text itself: ``"20"`` -> 20, ``"0.5"`` -> 0.5, ``"middle"`` -> "middle"."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _key_values(pairs, flag):
@@ -128,47 +123,6 @@ def _prepare(args):
     return 0 if result.manifest_rows else 1
 
 
-def _add_prepare(sub):
-    p = sub.add_parser(
-        "prepare",
-        help="decode videos, crop faces; writes OUT/manifest.csv, face crops and OUT/failures.csv",
-        description="Decode videos or frame folders, detect and crop the face of every frame, and write "
-        "OUT/manifest.csv (one row per usable sample), OUT/crops/<id>/ (JPEG crops and frames.csv) and "
-        "OUT/failures.csv (file, reason). Resumable: finished samples are skipped. Exit 0 when at least one "
-        "sample is usable.",
-    )
-    p.add_argument("--input", "--root", dest="input",
-                   help="a video, a frame folder, a folder of videos (recursive) or a manifest CSV; "
-                   "with --dataset, the dataset root (--root is the same option; --dataset synthetic generates its "
-                   "videos into OUT/synthetic when it is not given)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--dataset", help="dataset adapter name (data_prep.datasets.NAME)")
-    p.add_argument("--sampler", choices=["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet"],
-                   help="keep only the frames this paper's sampler can draw (default: every frame)")
-    p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE",
-                   help="a keyword argument of the --sampler (int, float or text), e.g. peak=middle for stcam, "
-                   "num_frames=16 for ast or stanet, num_segments=8 for ecnn_fsa; repeatable")
-    p.add_argument("--detector", choices=["mtcnn", "haar", "full_frame"],
-                   help="face detector (default mtcnn; full_frame, the whole frame as face, for --dataset synthetic)")
-    p.add_argument("--detect-every", type=int, default=1, metavar="K",
-                   help="detect on every K-th frame and interpolate the boxes in between (default 1)")
-    p.add_argument("--no-face-policy", choices=["hold", "interpolate", "drop"], default="hold",
-                   help="frames without a face: hold the last box, interpolate, or drop the frame (default hold)")
-    p.add_argument("--size", type=int, default=224, help="crop side in pixels (default 224; 240 for STCAM)")
-    p.add_argument("--margin", type=float,
-                   help="square side = (1 + MARGIN) x the face box's longer side (default 0.25; 0 for full_frame)")
-    p.add_argument("--align", action="store_true", help="rotate so that the eyes are level (MTCNN only)")
-    p.add_argument("--detect-max-side", type=int, metavar="PIXELS",
-                   help="shrink larger frames to this longer side for detection only (default: full frames)")
-    p.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the crops (default 95)")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    p.add_argument("--strict", action="store_true",
-                   help="a problem in the dataset or manifest (an unknown label, impossible onset/apex/offset) is an "
-                   "error; by default it is a warning and the sample is left out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_prepare)
-
-
 def _extract(args):
     from keras_fer.data import cache
     from keras_fer.stems.registry import seed_random_weights
@@ -196,34 +150,6 @@ def _extract(args):
              "the manifest")
     print(f"extracted {result['computed']}, already done {result['skipped']}; cache {state}")
     return 0
-
-
-def _add_extract(sub):
-    p = sub.add_parser(
-        "extract",
-        help="cache a stem's float16 features of every prepared sample (sharded TFRecords + manifest); resumable",
-        description="Run a stem over the face crops of `keras-fer prepare` (every frame the paper's sampler can "
-        "draw) and write float16 feature maps into OUT/shards/*.tfrecord with OUT/cache.json and OUT/manifest.csv. "
-        "Resumable at any moment: finished samples are kept. See keras_fer.data.cache.",
-    )
-    p.add_argument("--prepared", required=True, help="output folder of keras-fer prepare")
-    p.add_argument("--stem", required=True, help="vggface16, ecnn_vgg16, resnet18 or fer2013_mini_xception")
-    p.add_argument("--out", required=True, help="cache folder (a rerun resumes it)")
-    p.add_argument("--weights", help="the stem's weights file (path, or a file name in $KERAS_FER_WEIGHTS_DIR); "
-                   "without it the stem is randomly initialised (for tests only)")
-    p.add_argument("--input-size", type=int, help="stem input side; crops are resized to it (default 224)")
-    p.add_argument("--batch-size", type=int, default=32, help="frames per stem call (default 32)")
-    p.add_argument("--sampler", choices=["ast", "stcam", "ecnn_fsa", "ceflnet", "stanet", "none"],
-                   help="cache the frames this paper's sampler can draw (default: the sampler of prepare.json; "
-                   "none: every crop)")
-    p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE",
-                   help="a keyword argument of --sampler (default: those of prepare.json); repeatable")
-    p.add_argument("--num-shards", type=int, help="shard files (default: one per 64 samples)")
-    p.add_argument("--process-index", type=int, default=0,
-                   help="this process's share when several processes or machines fill one cache (default 0)")
-    p.add_argument("--num-processes", type=int, default=1, help="processes sharing the work (default 1)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_extract)
 
 
 def _checked(args, name, minimum):
@@ -404,38 +330,6 @@ def _predict(args):
     return 0 if succeeded else 1
 
 
-def _add_predict(sub):
-    p = sub.add_parser(
-        "predict", help="classify videos (or a camera stream) and print one JSON object per video",
-        description="Decode, detect and crop the face, sample frames as the model's training data did, extract, "
-                    "classify. Prints one JSON object per video (label, probabilities, frames used, frames without "
-                    "a face, temporal attention); a path that cannot be used (missing, unreadable, without a face, a "
-                    "folder without videos) gets an 'error' entry and the batch goes on. Without --model: the "
-                    "FER2013 mini-Xception shipped with keras-fer, probabilities averaged over 16 frames (per-frame "
-                    "score fusion). Exit 0 when at least one video was predicted, 1 when every video failed, 2 for a "
-                    "bad option or model.")
-    p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files, frame folders, or folders of videos")
-    p.add_argument("--model", help="an output folder of keras-fer train (default: the FER2013 score-fusion predictor)")
-    p.add_argument("--stem-weights", help="the stem's weights file, when the model's features came from weights "
-                                          "not shipped with keras-fer (checked against the cache's SHA-256)")
-    p.add_argument("--annotate", metavar="DIR", help="also write DIR/<video>.mp4 with the face box, label and "
-                                                     "probability bars")
-    p.add_argument("--timeline", metavar="DIR", help="also write DIR/<video>.png: temporal attention and per-frame "
-                                                     "scores over the frames used")
-    p.add_argument("--stream", metavar="SOURCE", help="a camera index (0) or a video file: one JSON line per frame "
-                                                      "from a window of the latest frames")
-    p.add_argument("--window", type=int, help="--stream: frames in the window (default: the model's, else 16)")
-    p.add_argument("--stride", type=int, default=1, help="--stream: every K-th frame enters the window (default 1)")
-    p.add_argument("--detect-every", type=int, default=1, help="--stream: detect the face every K frames (default 1)")
-    p.add_argument("--detect-max-side", type=int, metavar="PIXELS",
-                   help="shrink larger frames to this longer side for face detection only (faster, less memory; "
-                        "crops come from the full frame; default: the model's training data's setting, full frames "
-                        "with --stream)")
-    p.add_argument("--max-frames", type=int, help="--stream: stop after this many frames")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_predict)
-
-
 def _export(args):
     from keras_fer import export
 
@@ -450,138 +344,32 @@ def _export(args):
     return 0
 
 
-def _add_export(sub):
-    p = sub.add_parser(
-        "export", help="export a trained model for serving: SavedModel in TF Serving's layout, ONNX or TFLite",
-        description="Export the model of a `keras-fer train` folder. saved_model writes OUT/NAME/VERSION/ "
-                    "(signatures serving_default: uint8 face crops (B, T, H, W, 3) in, STANet: optical flow; "
-                    "features: cached stem features in; outputs probabilities, logits, temporal_attention; class "
-                    "names and metadata in assets/). onnx and tflite write OUT/NAME.onnx or OUT/NAME.tflite and "
-                    "OUT/NAME.class_names.txt.")
-    p.add_argument("--model", required=True, help="an output folder of keras-fer train (model.keras, train.json)")
-    p.add_argument("--out", required=True, help="output folder (saved_model: TF Serving's model base folder)")
-    p.add_argument("--format", choices=["saved_model", "onnx", "tflite"], default="saved_model",
-                   help="default: saved_model (onnx needs keras-fer[onnx])")
-    p.add_argument("--name", help="model name (default: the registry name in train.json)")
-    p.add_argument("--version", type=int, default=1, help="SavedModel version folder, an integer >= 1 (default 1)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing version or file")
-    p.add_argument("--stem-weights", help="the stem's weights file, when the model's features came from weights "
-                                          "not shipped with keras-fer")
-    p.add_argument("--select-tf-ops", action="store_true",
-                   help="tflite: keep ops without a TFLite kernel as TensorFlow ops (STCAM's MaxPool3D); the app then "
-                        "needs the Flex delegate")
-    p.set_defaults(func=_export)
+COMMANDS = {
+    "list-layers": _list_layers,
+    "list-models": _list_models,
+    "prepare": _prepare,
+    "extract": _extract,
+    "train": _train,
+    "cv": _cv,
+    "evaluate": _evaluate,
+    "reproduce": _reproduce,
+    "predict": _predict,
+    "export": _export,
+}
 
 
-def _add_data_options(p):
-    p.add_argument("--data", required=True, help="a feature cache (keras-fer extract) or a prepared folder "
-                                                 "(keras-fer prepare, for end-to-end models)")
-    p.add_argument("--sampler", default="stored",
-                   help="frame sampler: 'stored' (the data's own, default), a paper name, or 'none'")
-    p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE", help="sampler option (repeatable)")
-    p.add_argument("--image-size", type=int, help="prepared folders: resize the crops to this side")
-
-
-def _add_fit_options(p):
-    p.add_argument("--model", required=True, help="registry name (keras-fer list-models)")
-    p.add_argument("--out", required=True, help="output folder (a rerun resumes)")
-    p.add_argument("--recipe", help="paper whose recipe to use (default: the model's paper)")
-    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
-                   help="override a recipe field, e.g. --set decay_epochs=20,40 (repeatable)")
-    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    p.add_argument("--batch-size", type=int, dest="batch_size", help="override the recipe's batch size")
-    p.add_argument("--learning-rate", type=float, dest="learning_rate", help="override the recipe's learning rate")
-    p.add_argument("--model-option", action="append", metavar="KEY=VALUE",
-                   help="a model argument, e.g. --model-option frame_size=112 (repeatable)")
-    p.add_argument("--validation-size", type=_option_value, default=0.1,
-                   help="validation subjects carved from training: a fraction (default 0.1) or a count")
-    p.add_argument("--validation-by", choices=["subject", "sample"], default="subject",
-                   help="carve whole subjects (default) or samples (datasets without subject ids)")
-    p.add_argument("--monitor", default="val_loss", help="validation metric that selects the epoch (default val_loss)")
-    p.add_argument("--patience", type=int, help="early stopping patience in epochs (default: none)")
-    p.add_argument("--seed", type=int, default=0, help="seed of splits, weights, shuffles and draws (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
-
-
-def _add_training(sub):
-    p = sub.add_parser("train", help="train a registry model on a cache or prepared folder (validation-selected)",
-                       description="Train on every sample but the validation subjects carved out for epoch "
-                                   "selection; writes OUT/model.keras, train.json, history.csv, "
-                                   "training_curves.png and TensorBoard logs. A rerun resumes.")
-    _add_data_options(p)
-    _add_fit_options(p)
-    p.set_defaults(func=_train)
-
-    p = sub.add_parser("cv", help="cross-validate a registry model under a protocol",
-                       description="Each fold: train with validation subjects carved from its training side, "
-                                   "select the epoch on them, predict the test side once. Writes results.json, "
-                                   "results.csv, results.md and PNGs; a rerun skips finished folds.")
-    _add_data_options(p)
-    _add_fit_options(p)
-    p.add_argument("--protocol", choices=["kfold", "loso", "dataset"], default="kfold",
-                   help="subject-independent k-fold (default), leave-one-subject-out, or the --dataset's protocol")
-    p.add_argument("--folds", type=int, default=10, help="k of --protocol kfold (default 10)")
-    p.add_argument("--order", choices=["ckplus", "shuffled"], default="ckplus",
-                   help="kfold subject order: ascending ids with step k (CK+ convention, default) or shuffled")
-    p.add_argument("--dataset", help="dataset adapter name, for --protocol dataset")
-    p.add_argument("--data-root", help="the dataset's own folder (official splits of AFEW, DFEW, UCF-101)")
-    p.set_defaults(func=_cv)
-
-    p = sub.add_parser("evaluate", help="score a trained model (OUT/model.keras of train) on a cache or prepared "
-                                        "folder")
-    p.add_argument("--model", required=True, help="a .keras model file")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--ids", help="a text file of sample ids to score, one per line (default: all)")
-    p.add_argument("--batch-size", type=int, default=8, dest="batch_size", help="clips per batch (default 8)")
-    _add_data_options(p)
-    p.set_defaults(func=_evaluate)
-
-    p = sub.add_parser("reproduce", help="the papers' results tables (synthetic benchmark by default)",
-                       description="Runs each paper's table rows under its protocol and writes OUT/reproduce.md "
-                                   "beside the papers' numbers. Without --dataset: the built-in synthetic benchmark "
-                                   "end to end (numbers not comparable with the papers').")
-    p.add_argument("--paper", default="all", help="ast, stcam, ecnn_fsa, ceflnet, stanet or all (default)")
-    p.add_argument("--dataset", default="synthetic", help="synthetic (default) or a dataset adapter name")
-    p.add_argument("--data-root", help="the dataset's own folder (official splits of AFEW, DFEW, UCF-101)")
-    p.add_argument("--features", help="real datasets: the feature cache (keras-fer extract) the rows read")
-    p.add_argument("--quick", action="store_true", help="each paper's full model, one fold, fewer epochs (CI)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--epochs", type=int, help="epochs of every row (default: each plan's or paper recipe's; a "
-                                              "warm-up that does not fit, CEFLNet's 5, shrinks in proportion)")
-    p.add_argument("--workers", type=int, help="rows trained at once, one process each (default: CPU count, "
-                                               "at most 4)")
-    p.add_argument("--verbose", action="store_true", help="progress bars")
-    p.add_argument("--out", required=True, help="output folder (a rerun resumes)")
-    p.set_defaults(func=_reproduce)
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(prog="keras-fer", description=__doc__)
-    from keras_fer.version import __version__
-
-    parser.add_argument("--version", action="version", version=f"keras-fer {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list-layers", help="the papers' attention layers with their equations")
-    p.set_defaults(func=_list_layers)
-    p = sub.add_parser("list-models", help="the registry's models, with the paper table row each reproduces")
-    p.add_argument("--paper", help="only this paper's models: ast, stcam, ecnn_fsa, ceflnet or stanet")
-    p.set_defaults(func=_list_models)
-    _add_prepare(sub)
-    _add_extract(sub)
-    _add_training(sub)
-    _add_predict(sub)
-    _add_export(sub)
-    return parser
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    code = args.func(args)
+def run(args):
+    """Run the command of parsed options (:func:`keras_fer_cli.build_parser`); its exit code."""
+    code = COMMANDS[args.command](args)
     # A job that failed mid-epoch leaves its tf.data iterator in a reference cycle; destroyed at interpreter exit it
     # would wait forever for its reader threads' numpy_function calls, which cannot take the GIL then (a hang).
     gc.collect()
     return code
+
+
+def main(argv=None):
+    """``keras-fer ...`` in a process that has imported keras_fer already (tests, ``python -m keras_fer.cli``)."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
