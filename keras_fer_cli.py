@@ -1,13 +1,15 @@
 """The ``keras-fer`` command line. It only orchestrates; the work lives in the packages.
 
-This top-level module is the console script: it defines every option and answers ``--help`` and ``--version``
-without importing TensorFlow (importing :mod:`keras_fer` registers its layers, which imports TensorFlow);
-a command runs in :mod:`keras_fer.cli`, imported only once the options are parsed.
+This top-level module is the console script: it defines every option, the wording of option errors and
+``keras-fer prepare`` (data_prep only), and answers ``--help`` and ``--version`` without importing TensorFlow
+(importing :mod:`keras_fer` registers its layers, which imports TensorFlow); the other commands run in
+:mod:`keras_fer.cli`, imported only once the options are parsed.
 """
 
 import argparse
 import contextlib
 import os
+import re
 import sys
 import tempfile
 
@@ -33,6 +35,100 @@ def _option_value(text):
         except ValueError:
             pass
     return text
+
+
+# Python argument names that are not their option's name with underscores (`--folds` is `k` in
+# keras_fer.evaluation.splits, `--validation-size` is `size`); every other option is its argument's name.
+_ARGUMENT_OPTIONS = {"k": "folds", "size": "validation_size"}
+# The one wording of an argument error (data_prep.checks): "`name` must be ...; received name=value".
+_ARGUMENT_ERROR = re.compile(r"`(?P<name>\w+)` must (?P<requirement>.*); received (?P=name)=(?P<value>.*)", re.S)
+
+
+def _error(args, error):
+    """Print ``keras-fer COMMAND: error: MESSAGE`` and return 2; an error about a value an option gave names the option.
+
+    The checks below the command line name their Python argument (`` `k` must be an integer >= 2; received
+    k=1``); when that argument's value is the one an option gave, the message names the option instead
+    (`` `--folds` must be an integer >= 2; received --folds 1``).
+    """
+    message = str(error)
+    found = _ARGUMENT_ERROR.search(message)
+    if found:
+        options = vars(args)
+        name = found["name"] if found["name"] in options else _ARGUMENT_OPTIONS.get(found["name"])
+        value = options.get(name)
+        if value is not None and re.match(re.escape(repr(value)) + r"(?![\w.])", found["value"]):
+            option = "--" + name.replace("_", "-")
+            message = (f"{message[:found.start()]}`{option}` must {found['requirement']}; "
+                       f"received {option} {found['value']}")
+    print(f"keras-fer {args.command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _key_values(pairs, flag):
+    """``["epochs=5", "decay_epochs=20,40"]`` -> ``{"epochs": 5, "decay_epochs": (20, 40)}`` (commas make tuples)."""
+    values = {}
+    for pair in pairs or ():
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise ValueError(f"`{flag}` must be KEY=VALUE; received {flag} {pair!r}")
+        if key in values:
+            raise ValueError(f"{flag} {key!r} is given twice")
+        values[key] = tuple(_option_value(v) for v in value.split(",") if v) if "," in value else _option_value(value)
+    return values
+
+
+def _sampler_options(pairs):
+    """``["peak=middle", "jitter=0"]`` -> ``{"peak": "middle", "jitter": 0}``; ValueError for a malformed pair."""
+    return _key_values(pairs, "--sampler-option")
+
+
+def _detector(args):
+    """The face detector of ``keras-fer prepare``."""
+    # The synthetic benchmark's frames are the face (cartoon faces that MTCNN and Haar find only on
+    # some frames): by default its crops are the whole frames (data_prep.faces.FullFrameDetector).
+    return args.detector or ("full_frame" if args.dataset == "synthetic" else "mtcnn")
+
+
+def _prepare(args):
+    from data_prep import prepare as preparation
+
+    try:
+        detector = _detector(args)
+        margin = args.margin if args.margin is not None else (0.0 if detector == "full_frame" else 0.25)
+        options = preparation.PrepareOptions(
+            detector=detector,
+            detect_every=args.detect_every,
+            no_face_policy=args.no_face_policy,
+            size=args.size,
+            margin=margin,
+            align=args.align,
+            sampler=args.sampler,
+            sampler_options=_sampler_options(args.sampler_option),
+            jpeg_quality=args.jpeg_quality,
+            detect_max_side=args.detect_max_side,
+        )
+        if args.dataset == "synthetic" and args.input is None:
+            samples = preparation.dataset_samples(args.dataset, os.path.join(args.out, "synthetic"), args.strict)
+        elif args.dataset is not None:
+            if args.input is None:
+                raise ValueError(f"--root DIR (the dataset's root folder) is required for --dataset {args.dataset}")
+            samples = preparation.dataset_samples(args.dataset, args.input, args.strict)
+        elif args.input is None:
+            raise ValueError("--input PATH is required (a video, a frame folder, a folder of videos or a manifest CSV)")
+        else:
+            samples = preparation.collect_samples(args.input, args.strict)
+        result = preparation.prepare(args.input, args.out, options, workers=args.workers,
+                                     progress=not args.no_progress, samples=samples)
+    except (ValueError, FileNotFoundError) as error:
+        return _error(args, error)
+    print(
+        f"prepared {len(result.prepared)}, already done {len(result.skipped)}, failed {len(result.failures)}; "
+        f"manifest {args.out}/manifest.csv ({len(result.manifest_rows)} samples), failures {args.out}/failures.csv"
+    )
+    for file, reason in result.failures:
+        print(f"  failed: {file}: {reason}", file=sys.stderr)
+    return 0 if result.manifest_rows else 1
 
 
 def _add_prepare(sub):
@@ -273,8 +369,13 @@ def _stderr_held():
             os.close(saved)
 
 
-def _commands(tensorflow_logs):
-    """Import :mod:`keras_fer.cli` (and TensorFlow), without TensorFlow's log lines unless they are asked for.
+# Face detectors that need no TensorFlow: `keras-fer prepare` with them runs without importing it (and
+# shows its progress bar at once).
+_DETECTORS_WITHOUT_TENSORFLOW = ("haar", "full_frame")
+
+
+def _start_tensorflow(tensorflow_logs):
+    """Import TensorFlow without its log lines on stderr, unless they are asked for.
 
     TF_CPP_MIN_LOG_LEVEL=2 hides TensorFlow's C++ info and warning lines (oneDNN, CPU features, tf.data
     buffers); the lines printed before TensorFlow reads it (absl's InitializeLog notice, the CUDA stub) and the
@@ -282,23 +383,24 @@ def _commands(tensorflow_logs):
     nothing is held.
     """
     if tensorflow_logs or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        from keras_fer import cli
-
-        return cli
+        return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     with _stderr_held():
         import tensorflow as tf
 
-        from keras_fer import cli
-
         tf.config.list_physical_devices()
-    return cli
 
 
 def main(argv=None):
-    """``keras-fer ...``: parse the options, then run the command in :mod:`keras_fer.cli`."""
+    """``keras-fer ...``: parse the options, then run the command (in :mod:`keras_fer.cli` if it needs keras_fer)."""
     args = build_parser().parse_args(argv)
-    return _commands(args.tensorflow_logs).run(args)
+    if args.command != "prepare" or _detector(args) not in _DETECTORS_WITHOUT_TENSORFLOW:
+        _start_tensorflow(args.tensorflow_logs)
+    if args.command == "prepare":
+        return _prepare(args)  # data_prep only: no keras_fer (nor TensorFlow for Haar or full frames)
+    from keras_fer import cli
+
+    return cli.run(args)
 
 
 if __name__ == "__main__":

@@ -6,37 +6,9 @@ without importing TensorFlow and calls :func:`run` here.
 
 import gc
 import os
-import re
 import sys
 
-from keras_fer_cli import _option_value, build_parser
-
-# Python argument names that are not their option's name with underscores (`--folds` is `k` in
-# keras_fer.evaluation.splits, `--validation-size` is `size`); every other option is its argument's name.
-_ARGUMENT_OPTIONS = {"k": "folds", "size": "validation_size"}
-# The one wording of an argument error (data_prep.checks): "`name` must be ...; received name=value".
-_ARGUMENT_ERROR = re.compile(r"`(?P<name>\w+)` must (?P<requirement>.*); received (?P=name)=(?P<value>.*)", re.S)
-
-
-def _error(args, error):
-    """Print ``keras-fer COMMAND: error: MESSAGE`` and return 2; an error about a value an option gave names the option.
-
-    The checks below the command line name their Python argument (`` `k` must be an integer >= 2; received
-    k=1``); when that argument's value is the one an option gave, the message names the option instead
-    (`` `--folds` must be an integer >= 2; received --folds 1``).
-    """
-    message = str(error)
-    found = _ARGUMENT_ERROR.search(message)
-    if found:
-        options = vars(args)
-        name = found["name"] if found["name"] in options else _ARGUMENT_OPTIONS.get(found["name"])
-        value = options.get(name)
-        if value is not None and re.match(re.escape(repr(value)) + r"(?![\w.])", found["value"]):
-            option = "--" + name.replace("_", "-")
-            message = (f"{message[:found.start()]}`{option}` must {found['requirement']}; "
-                       f"received {option} {found['value']}")
-    print(f"keras-fer {args.command}: error: {message}", file=sys.stderr)
-    return 2
+from keras_fer_cli import _error, _key_values, _prepare, _sampler_options, build_parser
 
 
 def _list_layers(args):
@@ -60,67 +32,6 @@ def _list_models(args):
         spec = get_spec(name)
         print(f"{name:28s} {spec.description}\n{'':28s} reproduces: {spec.reproduces}")
     return 0
-
-
-def _key_values(pairs, flag):
-    """``["epochs=5", "decay_epochs=20,40"]`` -> ``{"epochs": 5, "decay_epochs": (20, 40)}`` (commas make tuples)."""
-    values = {}
-    for pair in pairs or ():
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise ValueError(f"`{flag}` must be KEY=VALUE; received {flag} {pair!r}")
-        if key in values:
-            raise ValueError(f"{flag} {key!r} is given twice")
-        values[key] = tuple(_option_value(v) for v in value.split(",") if v) if "," in value else _option_value(value)
-    return values
-
-
-def _sampler_options(pairs):
-    """``["peak=middle", "jitter=0"]`` -> ``{"peak": "middle", "jitter": 0}``; ValueError for a malformed pair."""
-    return _key_values(pairs, "--sampler-option")
-
-
-def _prepare(args):
-    from data_prep import prepare as preparation
-
-    try:
-        # The synthetic benchmark's frames are the face (cartoon faces that MTCNN and Haar find only on
-        # some frames): by default its crops are the whole frames (data_prep.faces.FullFrameDetector).
-        detector = args.detector or ("full_frame" if args.dataset == "synthetic" else "mtcnn")
-        margin = args.margin if args.margin is not None else (0.0 if detector == "full_frame" else 0.25)
-        options = preparation.PrepareOptions(
-            detector=detector,
-            detect_every=args.detect_every,
-            no_face_policy=args.no_face_policy,
-            size=args.size,
-            margin=margin,
-            align=args.align,
-            sampler=args.sampler,
-            sampler_options=_sampler_options(args.sampler_option),
-            jpeg_quality=args.jpeg_quality,
-            detect_max_side=args.detect_max_side,
-        )
-        if args.dataset == "synthetic" and args.input is None:
-            samples = preparation.dataset_samples(args.dataset, os.path.join(args.out, "synthetic"), args.strict)
-        elif args.dataset is not None:
-            if args.input is None:
-                raise ValueError(f"--root DIR (the dataset's root folder) is required for --dataset {args.dataset}")
-            samples = preparation.dataset_samples(args.dataset, args.input, args.strict)
-        elif args.input is None:
-            raise ValueError("--input PATH is required (a video, a frame folder, a folder of videos or a manifest CSV)")
-        else:
-            samples = preparation.collect_samples(args.input, args.strict)
-        result = preparation.prepare(args.input, args.out, options, workers=args.workers,
-                                     progress=not args.no_progress, samples=samples)
-    except (ValueError, FileNotFoundError) as error:
-        return _error(args, error)
-    print(
-        f"prepared {len(result.prepared)}, already done {len(result.skipped)}, failed {len(result.failures)}; "
-        f"manifest {args.out}/manifest.csv ({len(result.manifest_rows)} samples), failures {args.out}/failures.csv"
-    )
-    for file, reason in result.failures:
-        print(f"  failed: {file}: {reason}", file=sys.stderr)
-    return 0 if result.manifest_rows else 1
 
 
 def _extract(args):

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
 import keras_fer_cli
@@ -91,6 +93,20 @@ def test_a_command_that_imports_tensorflow_prints_no_log_lines():
     assert done.stdout.splitlines()[-1] == "tensorflow imported: True"
 
 
+def test_prepare_without_a_tensorflow_detector_does_not_import_it(tmp_path):
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+    for value in range(5):
+        writer.write(np.full((48, 64, 3), 40 * value, np.uint8))
+    writer.release()
+    done = _keras_fer("prepare", "--input", str(video), "--out", str(tmp_path / "prepared"), "--detector",
+                      "full_frame", "--size", "32", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.splitlines()[-1] == "tensorflow imported: False"
+    assert (tmp_path / "prepared" / "manifest.csv").is_file()
+
+
 @pytest.mark.slow
 def test_training_prints_no_tensorflow_log_lines(tiny_cache, tmp_path):
     # Before: absl's InitializeLog notice, the CUDA stub twice, CPU features, cuInit and tf_record lines (8 on stderr).
@@ -104,13 +120,13 @@ def test_training_prints_no_tensorflow_log_lines(tiny_cache, tmp_path):
 
 def test_tensorflow_logs_stay_when_asked_for(monkeypatch):
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
-    keras_fer_cli._commands(tensorflow_logs=True)  # --verbose
+    keras_fer_cli._start_tensorflow(tensorflow_logs=True)  # --verbose
     assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the user's own setting is kept
-    keras_fer_cli._commands(tensorflow_logs=False)
+    keras_fer_cli._start_tensorflow(tensorflow_logs=False)
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
-    keras_fer_cli._commands(tensorflow_logs=False)
+    keras_fer_cli._start_tensorflow(tensorflow_logs=False)
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
 
 
