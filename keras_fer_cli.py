@@ -337,7 +337,7 @@ def build_parser():
                         help="(before the command) show TensorFlow's start-up and C++ log lines on stderr; hidden by "
                              "default, unless TF_CPP_MIN_LOG_LEVEL is set")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list-layers", help="the papers' attention layers with their equations")
+    sub.add_parser("list-layers", help="the papers' attention layers with their equations")
     p = sub.add_parser("list-models", help="the registry's models, with the paper table row each reproduces")
     p.add_argument("--paper", help="only this paper's models: ast, stcam, ecnn_fsa, ceflnet or stanet")
     _add_prepare(sub)

@@ -31,12 +31,12 @@ def _entry_point():
     return scripts["keras-fer"]
 
 
-def _keras_fer(*argv, env=None):
+def _keras_fer(*argv):
     """Run the console script's entry point in a fresh process; its last stdout line says what it imported."""
     module, function = _entry_point().split(":")
     code = (f"import sys, {module}\ntry:\n    code = {module}.{function}(sys.argv[1:])\nexcept SystemExit as exit:\n"
             f"    code = exit.code\nprint('tensorflow imported:', 'tensorflow' in sys.modules)\nsys.exit(code)")
-    environ = dict(os.environ if env is None else env, PYTHONPATH=str(ROOT))
+    environ = dict(os.environ, PYTHONPATH=str(ROOT))
     environ.pop("TF_CPP_MIN_LOG_LEVEL", None)  # tests/conftest.py sets it; a user's shell does not
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=environ,
                           cwd=ROOT, timeout=300)
@@ -56,22 +56,18 @@ def test_every_command_has_a_body():
     assert list(parsed) == COMMANDS == list(cli.COMMANDS)
 
 
-def _command_help(command, monkeypatch, capsys):
-    """``keras-fer COMMAND --help`` as printed, one line per option."""
-    monkeypatch.setenv("COLUMNS", "1000")
-    with pytest.raises(SystemExit):
-        keras_fer_cli.build_parser().parse_args([command, "--help"])
-    return capsys.readouterr().out
-
-
 def _names(text):
     """``"a, b or c"`` -> ``["a", "b", "c"]``."""
     return re.split(r", | or ", text)
 
 
 def test_help_lists_match_the_registries(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per option
+
     def command_help(command):
-        return _command_help(command, monkeypatch, capsys)
+        with pytest.raises(SystemExit):
+            keras_fer_cli.build_parser().parse_args([command, "--help"])
+        return capsys.readouterr().out
 
     papers = sorted({get_spec(name).paper for name in list_models()})
     prepare, extract, export = command_help("prepare"), command_help("extract"), command_help("export")
