@@ -36,6 +36,7 @@ from data_prep.checks import check_choice
 __all__ = [
     "BLAZEFACE_KEYPOINTS",
     "BLAZEFACE_MODELS",
+    "MESH_EYE_CONTOURS",
     "BlazeFace",
     "FaceMesh",
     "anchor_centres",
@@ -52,6 +53,9 @@ BLAZEFACE_MODELS = {
 BLAZEFACE_KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth", "left_ear", "right_ear")
 # The model's own order is the subject's right eye, left eye, nose, mouth, right ear, left ear: the subject's
 # right is the image's left in an unmirrored frame.
+#: The face-mesh points around the image-left and the image-right eye (upper and lower lid, corners included).
+MESH_EYE_CONTOURS = ((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
+                     (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249))
 _INTERPRETERS = {}
 
 

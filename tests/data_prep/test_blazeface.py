@@ -159,7 +159,7 @@ def test_keypoints_are_eyes_nose_mouth_ears_in_image_order(model):
 
 @pytest.mark.slow
 def test_blazeface_finds_the_faces_mtcnn_finds_on_every_real_clip():
-    """Every 6th frame of each face clip: same frames with a face, box IoU >= 0.6 (mean >= 0.65), eyes within 10 %."""
+    """Every 6th frame of each face clip: same frames with a face, box IoU >= 0.55 (mean >= 0.65), eyes within 10 %."""
     mtcnn, short, full = MTCNNDetector(), BlazeFaceDetector("short"), BlazeFaceDetector("full")
     for path in FACE_CLIPS:
         frames = _frames(path, 6)
@@ -169,7 +169,7 @@ def test_blazeface_finds_the_faces_mtcnn_finds_on_every_real_clip():
             assert [f is None for f in found] == [r is None for r in reference], (path, detector.model)
             pairs = [(r, f) for r, f in zip(reference, found) if r is not None]
             ious = [blazeface._iou(np.array(f.box), np.array([r.box]))[0] for r, f in pairs]
-            assert min(ious) >= 0.6 and np.mean(ious) >= 0.65, (path, detector.model, min(ious))
+            assert min(ious) >= 0.55 and np.mean(ious) >= 0.65, (path, detector.model, min(ious))
             eyes = [np.linalg.norm(f.keypoints[:2] - r.keypoints[:2], axis=1).max()
                     / np.linalg.norm(r.keypoints[0] - r.keypoints[1]) for r, f in pairs]
             assert max(eyes) < 0.2 and np.mean(eyes) < 0.1, (path, detector.model, max(eyes))
