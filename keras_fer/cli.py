@@ -439,7 +439,7 @@ def _add_predict(sub):
                         "crops come from the full frame; default: the model's training data's setting, full frames "
                         "with --stream)")
     p.add_argument("--detector", choices=_DETECTORS,
-                   help="face detector (default: the model's training data's; the default predictor's: mtcnn)")
+                   help="face detector (default: the model's training data's; the default predictor's: blazeface)")
     p.add_argument("--max-frames", type=int, help="--stream: stop after this many frames")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_predict)

@@ -57,3 +57,11 @@ def test_prepare_with_blazeface_aligns_on_its_eye_keypoints(tmp_path, detectors_
     left, right = points[:, 36:42].mean(1), points[:, 42:48].mean(1)
     roll = np.degrees(np.arctan2(right[:, 1] - left[:, 1], right[:, 0] - left[:, 0]))
     assert len(paths) == 56 and np.abs(roll).max() < 2.5, roll
+
+
+def test_predict_detector_option_overrides_the_default_blazeface(detectors_used, capsys):
+    assert cli.main(["predict", "--stream", WEBCAM, "--max-frames", "2", "--detector", "mtcnn"]) == 0
+    assert [json.loads(line)["face"] for line in capsys.readouterr().out.splitlines()] == ["detected"] * 2
+    assert detectors_used == {"MTCNNDetector"}
+    assert cli.main(["predict", "--stream", WEBCAM, "--max-frames", "2"]) == 0
+    assert detectors_used == {"MTCNNDetector", "BlazeFaceDetector"}
