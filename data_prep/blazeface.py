@@ -50,9 +50,9 @@ BLAZEFACE_MODELS = {
     "short": ("face_detection_short_range.tflite", 128, ((8, 2), (16, 6))),
     "full": ("face_detection_full_range.tflite", 192, ((4, 1),)),
 }
+#: The six keypoints in the models' own order: the subject's right eye, left eye, nose, mouth, right ear, left ear,
+#: which in an unmirrored frame are the image's left eye first.
 BLAZEFACE_KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth", "left_ear", "right_ear")
-# The model's own order is the subject's right eye, left eye, nose, mouth, right ear, left ear: the subject's
-# right is the image's left in an unmirrored frame.
 #: The face-mesh points around the image-left and the image-right eye (upper and lower lid, corners included).
 MESH_EYE_CONTOURS = ((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
                      (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249))
