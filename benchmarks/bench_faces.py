@@ -1,4 +1,4 @@
-"""Prepared frames per second on the real clips: MTCNN on every frame versus every k-th frame.
+"""Prepared frames per second on the real clips: MTCNN on every frame versus every k-th frame, Haar, BlazeFace.
 
 Each mode prepares every clip the way ``keras-fer prepare`` does (decode, detect,
 track, crop to 224, write JPEG quality 95) and reports, per group of clips:
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from data_prep import manifest
-from data_prep.faces import MTCNNDetector
+from data_prep.faces import MTCNNDetector, get_detector
 from data_prep.prepare import PrepareOptions, prepare_sample
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "real_faces")
@@ -43,6 +43,9 @@ MODES = {
     "mtcnn-k10": ("MTCNN, every 10th + tracking", PrepareOptions(detector="mtcnn", detect_every=10)),
     "mtcnn-k5-480": ("MTCNN, every 5th, detect at 480 px", PrepareOptions(detect_every=5, detect_max_side=480)),
     "haar-k1": ("Haar, every frame", PrepareOptions(detector="haar", detect_every=1)),
+    "blazeface-k1": ("BlazeFace short range, every frame", PrepareOptions(detector="blazeface", detect_every=1)),
+    "blazeface_full-k1": ("BlazeFace full range, every frame",
+                          PrepareOptions(detector="blazeface_full", detect_every=1)),
 }
 REFERENCE = "mtcnn-k1"
 
@@ -86,9 +89,10 @@ def main():
     modes = [m for m in args.modes if not (m.startswith("haar") and not os.path.isfile(haar_cascade))]
     modes = [REFERENCE] + [m for m in modes if m != REFERENCE]  # the reference boxes come first
 
-    # Build and warm up MTCNN's networks outside the clock.
+    # Build and warm up MTCNN's networks and load BlazeFace's models outside the clock.
     warm = cv2.cvtColor(cv2.imread(os.path.join(DATA, "pyfeat", "single_face.jpg")), cv2.COLOR_BGR2RGB)
-    MTCNNDetector().detect([warm] * 2)
+    for detector in (MTCNNDetector(), get_detector("blazeface"), get_detector("blazeface_full")):
+        detector.detect([warm] * 2)
 
     print("| clips | frames | mode | frames/s | face share | IoU vs every frame |")
     print("|---|---|---|---|---|---|")

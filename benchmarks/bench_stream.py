@@ -1,6 +1,8 @@
 """``keras-fer predict --stream``: per-frame latency and memory over a long stream, side by side in one run.
 
-Run: ``python benchmarks/bench_stream.py [FRAMES]`` (default 600); ``--eager-vs-compiled`` instead times one frame
+Run: ``python benchmarks/bench_stream.py [FRAMES]`` (default 600); ``--detectors`` instead compares the face
+detectors (MTCNN, BlazeFace short and full range) with detection on every frame; ``--eager-vs-compiled`` instead
+times one frame
 through the default's stem and head called eagerly and under ``tf.function`` (why :class:`Classifier` compiles them).
 The 72 frames of the real webcam clip ``tests/fixtures/real_faces/pyfeat/single_face.mp4`` (640x360) are replayed in
 a loop as one stream, pushed one by one into :class:`keras_fer.inference.StreamPredictor` in four configurations:
@@ -43,8 +45,9 @@ def _ast_classifier(default):
                                 {"num_frames": 20}, dict(default.face), "benchmark")
 
 
-def run(name, classifier, frames, total, detect_every, detect_max_side=None):
-    predictor = inference.StreamPredictor(classifier, detect_every=detect_every, detect_max_side=detect_max_side)
+def run(name, classifier, frames, total, detect_every, detect_max_side=None, detector=None):
+    predictor = inference.StreamPredictor(classifier, detect_every=detect_every, detect_max_side=detect_max_side,
+                                          detector=detector)
     latencies, rss_100 = [], None
     for count in range(total):
         started = time.perf_counter()
@@ -80,6 +83,15 @@ def eager_vs_compiled(repeats=20):
         print(f"{name:44s} {1000 * (time.perf_counter() - started) / repeats:6.2f} ms per frame")
 
 
+def detectors(total=600):
+    """The default predictor with detection on every frame: MTCNN against BlazeFace (short, full range)."""
+    frames = [frame for _, frame in VideoReader(CLIP).iter_frames()]
+    default = inference.default_classifier()
+    print(f"{total} frames of a 640x360 stream ({len(frames)} real frames replayed), one process, detect every frame")
+    for detector in ("mtcnn", "blazeface", "blazeface_full"):
+        run(f"default (score fusion, 16), {detector}", default, frames, total, 1, detector=detector)
+
+
 def main(total=600):
     frames = [frame for _, frame in VideoReader(CLIP).iter_frames()]
     default = inference.default_classifier()
@@ -102,5 +114,7 @@ def main(total=600):
 if __name__ == "__main__":
     if sys.argv[1:] == ["--eager-vs-compiled"]:
         eager_vs_compiled()
+    elif sys.argv[1:2] == ["--detectors"]:
+        detectors(*(int(arg) for arg in sys.argv[2:]))
     else:
         main(*(int(arg) for arg in sys.argv[1:]))

@@ -98,17 +98,20 @@ def _check_sampler_options(sampler, sampler_options):
                          f"(checked on a {_OPTION_CHECK_FRAMES}-frame video): {error}") from error
 
 
+_KEYPOINT_DETECTORS = ("mtcnn", "blazeface", "blazeface_full")
+
+
 @dataclasses.dataclass(frozen=True)
 class PrepareOptions:
     """How faces are prepared; stored in ``OUT/prepare.json``.
 
     Args:
-        detector: "mtcnn", "haar" or "full_frame" (see :mod:`data_prep.faces`).
+        detector: one of :data:`data_prep.faces.DETECTORS`.
         detect_every: detect on every k-th frame, track in between.
         no_face_policy: "hold", "interpolate" or "drop".
         size: crop side in pixels (224; 240 for STCAM).
         margin: square side = (1 + margin) x the face box's longer side.
-        align: level the eyes (MTCNN only).
+        align: level the eyes (MTCNN or BlazeFace).
         sampler: None keeps every frame; a paper name ("ast", "stcam",
             "ecnn_fsa", "ceflnet", "stanet") keeps only the frames that
             paper's sampler can draw (``data_prep.sampling.superset``).
@@ -139,9 +142,9 @@ class PrepareOptions:
 
     def __post_init__(self):
         check_choice(self.detector, faces.DETECTORS, "detector")
-        if self.align and self.detector != "mtcnn":
-            raise ValueError(f"`detector` must be 'mtcnn' with align=True (it needs eye keypoints, which only MTCNN "
-                             f"gives); received detector={self.detector!r}")
+        if self.align and self.detector not in _KEYPOINT_DETECTORS:
+            raise ValueError(f"`detector` must be one of {_KEYPOINT_DETECTORS} with align=True (it needs eye "
+                             f"keypoints); received detector={self.detector!r}")
         object.__setattr__(self, "jpeg_quality", check_int(self.jpeg_quality, "jpeg_quality", 1, 100))
         # A copy with sorted keys, so that prepare.json is stable and the caller's dict can change freely.
         sampler_options = {} if self.sampler_options is None else self.sampler_options

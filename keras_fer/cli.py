@@ -227,7 +227,8 @@ def _predict(args):
         if args.stream is not None:
             for result in inference.stream(classifier, _stream_source(args.stream), window=args.window,
                                            stride=args.stride, detect_every=args.detect_every,
-                                           detect_max_side=args.detect_max_side, max_frames=args.max_frames):
+                                           detect_max_side=args.detect_max_side, max_frames=args.max_frames,
+                                           detector=args.detector):
                 print(json.dumps(result), flush=True)
             return 0
     except (ValueError, OSError) as error:
@@ -235,7 +236,7 @@ def _predict(args):
     succeeded = 0
     for result in inference.predict_videos(classifier, args.videos, progress=not args.no_progress,
                                            annotate_dir=args.annotate, timeline_dir=args.timeline,
-                                           detect_max_side=args.detect_max_side):
+                                           detect_max_side=args.detect_max_side, detector=args.detector):
         succeeded += "error" not in result
         print(json.dumps(result), flush=True)
     return 0 if succeeded else 1

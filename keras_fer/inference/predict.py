@@ -115,7 +115,8 @@ def _videos_or_errors(paths):
     return items
 
 
-def predict_videos(classifier, paths, *, progress=True, annotate_dir=None, timeline_dir=None, detect_max_side=None):
+def predict_videos(classifier, paths, *, progress=True, annotate_dir=None, timeline_dir=None, detect_max_side=None,
+                   detector=None):
     """:func:`predict_video` over many videos; a video that fails gives ``{"video", "error"}`` and the batch goes on.
 
     Args:
@@ -128,13 +129,15 @@ def predict_videos(classifier, paths, *, progress=True, annotate_dir=None, timel
         timeline_dir: write ``<name>.png`` there: the temporal attention (and per-frame scores) over the frames.
         detect_max_side: shrink larger frames to this longer side for face detection only (crops come from the
             full frame); None keeps the training data's setting.
+        detector: a face detector of :data:`data_prep.faces.DETECTORS`; None keeps the training data's.
 
     Yields:
         One result dict per video, in order.
     """
     from tqdm import tqdm
 
-    overrides = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
+    overrides = {key: value for key, value in (("detect_max_side", detect_max_side), ("detector", detector))
+                 if value is not None}
     cropper = classifier.cropper(**overrides)
     for path, error in tqdm(_videos_or_errors(paths), desc="predict", unit="video", disable=not progress):
         if error is None:

@@ -35,7 +35,7 @@ class StreamPredictor:
         >>> for frame in frames: print(predictor.push(frame)["label"])                     # doctest: +SKIP
     """
 
-    def __init__(self, classifier, window=None, stride=1, detect_every=1, detect_max_side=None):
+    def __init__(self, classifier, window=None, stride=1, detect_every=1, detect_max_side=None, detector=None):
         if classifier.unit == "clip":
             raise ValueError(f"{classifier.name} reads clips of frames (CEFLNet); streaming needs a model over one "
                              "time axis of frames, such as AST")
@@ -48,7 +48,8 @@ class StreamPredictor:
             raise ValueError(f"{classifier.name} reads exactly {length} frames; received window={window}")
         self.classifier, self.window, self.stride, self.detect_every = classifier, window, stride, detect_every
         # The stream's own detect_max_side (default: full frames) replaces the training data's.
-        self.cropper = classifier.cropper(detect_max_side=detect_max_side)
+        self.cropper = classifier.cropper(detect_max_side=detect_max_side,
+                                          **({} if detector is None else {"detector": detector}))
         self._buffer = collections.deque(maxlen=window)
         self._clip = None
         self._box = None
@@ -101,7 +102,8 @@ class StreamPredictor:
         return result
 
 
-def stream(classifier, source, *, window=None, stride=1, detect_every=1, detect_max_side=None, max_frames=None):
+def stream(classifier, source, *, window=None, stride=1, detect_every=1, detect_max_side=None, max_frames=None,
+           detector=None):
     """:class:`StreamPredictor` over a camera (an int index) or a video file, read frame by frame.
 
     Yields:
@@ -111,7 +113,7 @@ def stream(classifier, source, *, window=None, stride=1, detect_every=1, detect_
         OSError: the camera or file cannot be opened.
     """
     predictor = StreamPredictor(classifier, window=window, stride=stride, detect_every=detect_every,
-                                detect_max_side=detect_max_side)
+                                detect_max_side=detect_max_side, detector=detector)
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
         raise OSError(f"cannot open {'camera' if isinstance(source, int) else 'video'} {source!r}")

@@ -82,7 +82,7 @@ NORMALIZERS = ("face_size", None)
 # The paper's values: 20 frames of 224x224 (section 3, "Implementation details"); 77 ASM points (section 3).
 DEFAULT_NUM_FRAMES = 20
 DEFAULT_FRAME_SIZE = 224
-# Our landmark providers give 68 (dlib) or 5 (MTCNN) points; 68 is the default of data_prep.landmarks.
+# Our landmark providers give 68 (dlib, the face mesh) or 5 (MTCNN) points; 68 is the default of data_prep.landmarks.
 DEFAULT_NUM_POINTS = 68
 # Filters of the five conv blocks of the small from-scratch CNN (table 3); see ast_cnn_stem.
 DEFAULT_CNN_FILTERS = (16, 32, 64, 128, 256)

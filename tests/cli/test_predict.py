@@ -25,8 +25,8 @@ def _lines(capsys):
 
 def test_a_batch_goes_on_past_missing_unreadable_and_faceless_videos(tmp_path, capsys, monkeypatch):
     seen = []  # the sides of the images the detector gets
-    detect = faces.MTCNNDetector.detect
-    monkeypatch.setattr(faces.MTCNNDetector, "detect",
+    detect = faces.BlazeFaceDetector.detect
+    monkeypatch.setattr(faces.BlazeFaceDetector, "detect",
                         lambda self, images: seen.extend(max(i.shape[:2]) for i in images) or detect(self, images))
     missing, empty = tmp_path / "missing.mp4", tmp_path / "no_videos"
     broken = tmp_path / "broken.mp4"

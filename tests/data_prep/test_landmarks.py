@@ -10,6 +10,7 @@ from data_prep import landmarks
 from data_prep.landmarks import (
     LANDMARK_PROVIDERS,
     Dlib68Provider,
+    FaceMesh68Provider,
     MTCNN5Provider,
     landmark_features,
     pairwise_distances,
@@ -191,8 +192,8 @@ def test_landmark_features_errors():
 
 
 def test_provider_names():
-    assert {"dlib68": Dlib68Provider, "mtcnn5": MTCNN5Provider} == LANDMARK_PROVIDERS
-    assert Dlib68Provider.num_points == 68 and MTCNN5Provider.num_points == 5
+    assert {"dlib68": Dlib68Provider, "mtcnn5": MTCNN5Provider, "facemesh68": FaceMesh68Provider} == LANDMARK_PROVIDERS
+    assert Dlib68Provider.num_points == 68 == FaceMesh68Provider.num_points and MTCNN5Provider.num_points == 5
 
 
 # ----------------------------------------------------------------------------- providers: missing installs

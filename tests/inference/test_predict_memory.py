@@ -38,8 +38,8 @@ def test_detector_calls_are_bounded_in_pixels_and_see_only_the_shrunk_frames(tmp
 def test_predict_videos_honours_detect_max_side_with_the_same_result(monkeypatch):
     default = inference.default_classifier()
     seen = []
-    detect = faces.MTCNNDetector.detect
-    monkeypatch.setattr(faces.MTCNNDetector, "detect",
+    detect = faces.BlazeFaceDetector.detect
+    monkeypatch.setattr(faces.BlazeFaceDetector, "detect",
                         lambda self, images: seen.extend(i.shape for i in images) or detect(self, images))
     full, = inference.predict_videos(default, [WEBCAM], progress=False)
     assert set(seen) == {(360, 640, 3)}
