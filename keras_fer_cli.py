@@ -7,11 +7,9 @@ This top-level module is the console script: it defines every option, the wordin
 """
 
 import argparse
-import contextlib
 import os
 import re
 import sys
-import tempfile
 
 
 class _Version(argparse.Action):
@@ -356,54 +354,18 @@ def build_parser():
     return parser
 
 
-@contextlib.contextmanager
-def _stderr_held():
-    """Hold what is written to file descriptor 2 (C++ logs included); replay it if the block raises."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            held.seek(0)
-            os.write(2, held.read())
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 # Face detectors that need no TensorFlow: `keras-fer prepare` with them runs without importing it (and
 # shows its progress bar at once).
 _DETECTORS_WITHOUT_TENSORFLOW = ("haar", "full_frame")
-
-
-def _start_tensorflow(tensorflow_logs):
-    """Import TensorFlow without its log lines on stderr, unless they are asked for.
-
-    TF_CPP_MIN_LOG_LEVEL=2 hides TensorFlow's C++ info and warning lines (oneDNN, CPU features, tf.data
-    buffers); the lines printed before TensorFlow reads it (absl's InitializeLog notice, the CUDA stub) and the
-    device probe's CUDA error are held while TensorFlow starts. A TF_CPP_MIN_LOG_LEVEL the user set is kept and
-    nothing is held.
-    """
-    if tensorflow_logs or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    with _stderr_held():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
 
 
 def main(argv=None):
     """``keras-fer ...``: parse the options, then run the command (in :mod:`keras_fer.cli` if it needs keras_fer)."""
     args = build_parser().parse_args(argv)
     if args.command != "prepare" or _detector(args) not in _DETECTORS_WITHOUT_TENSORFLOW:
-        _start_tensorflow(args.tensorflow_logs)
+        from data_prep.tensorflow_logs import start_tensorflow
+
+        start_tensorflow(show_logs=args.tensorflow_logs)
     if args.command == "prepare":
         return _prepare(args)  # data_prep only: no keras_fer (nor TensorFlow for Haar or full frames)
     from keras_fer import cli

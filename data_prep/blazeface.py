@@ -25,12 +25,14 @@ Example:
 (array([206., 121., 383., 298.]), (6, 2))
 """
 
+import contextlib
 import os
 import warnings
 
 import cv2
 import numpy as np
 
+from data_prep import tensorflow_logs
 from data_prep.checks import check_choice
 
 __all__ = [
@@ -68,10 +70,13 @@ def _interpreter(filename):
                                     "reinstall the package")
         import tensorflow as tf  # only when a MediaPipe model is used
 
-        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice (LiteRT is not a dependency)
+        # TensorFlow Lite's "Created ... XNNPACK delegate" line is held as TensorFlow's own are (keras-fer without
+        # --verbose); tf.lite.Interpreter's deprecation notice is dropped (LiteRT is not a dependency).
+        quiet = tensorflow_logs.stderr_held() if os.environ.get(tensorflow_logs.QUIET_ENV) == "1" else None
+        with quiet or contextlib.nullcontext(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             interpreter = tf.lite.Interpreter(model_path=path)
-        interpreter.allocate_tensors()
+            interpreter.allocate_tensors()
         _INTERPRETERS[filename] = interpreter
     return _INTERPRETERS[filename]
 

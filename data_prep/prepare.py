@@ -53,6 +53,7 @@ from tqdm.auto import tqdm
 
 from data_prep import datasets, faces, files, manifest, video
 from data_prep.checks import check_choice, check_int
+from data_prep.tensorflow_logs import start_tensorflow_like_parent
 
 __all__ = ["PrepareOptions", "PrepareResult", "collect_samples", "dataset_samples", "prepare", "prepare_sample"]
 
@@ -363,8 +364,8 @@ def _init_worker(threads):
     # Read by TensorFlow when mtcnn first imports it: workers share the cores instead of each taking all.
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cv2.setNumThreads(threads)
+    start_tensorflow_like_parent()  # quiet, as the command that spawned it (before a detector imports TensorFlow)
 
 
 def _prepare_or_fail(job):

@@ -13,12 +13,14 @@ import pytest
 import keras_fer_cli
 from data_prep.faces import DETECTORS
 from data_prep.sampling import SAMPLERS
+from data_prep.tensorflow_logs import QUIET_ENV, start_tensorflow, stderr_held
 from keras_fer import cli
 from keras_fer.export import FORMATS
 from keras_fer.models import get_spec, list_models
 from keras_fer.stems.registry import list_stems
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+REAL_FACES = ROOT / "tests" / "fixtures" / "real_faces"
 COMMANDS = ["list-layers", "list-models", "prepare", "extract", "train", "cv", "evaluate", "reproduce", "predict",
             "export"]
 
@@ -38,6 +40,7 @@ def _keras_fer(*argv):
             f"    code = exit.code\nprint('tensorflow imported:', 'tensorflow' in sys.modules)\nsys.exit(code)")
     environ = dict(os.environ, PYTHONPATH=str(ROOT))
     environ.pop("TF_CPP_MIN_LOG_LEVEL", None)  # tests/conftest.py sets it; a user's shell does not
+    environ.pop(QUIET_ENV, None)
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=environ,
                           cwd=ROOT, timeout=300)
 
@@ -116,21 +119,36 @@ def test_training_prints_no_tensorflow_log_lines(tiny_cache, tmp_path):
 
 def test_tensorflow_logs_stay_when_asked_for(monkeypatch):
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
-    keras_fer_cli._start_tensorflow(tensorflow_logs=True)  # --verbose
+    monkeypatch.delenv(QUIET_ENV, raising=False)
+    start_tensorflow(show_logs=True)  # --verbose
     assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the user's own setting is kept
-    keras_fer_cli._start_tensorflow(tensorflow_logs=False)
+    start_tensorflow()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
-    keras_fer_cli._start_tensorflow(tensorflow_logs=False)
+    start_tensorflow()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
 
 
 def test_held_stderr_is_shown_when_starting_fails(capfd):
-    with keras_fer_cli._stderr_held():
+    with stderr_held():
         os.write(2, b"a C++ notice\n")
     assert capfd.readouterr().err == ""
-    with pytest.raises(ImportError), keras_fer_cli._stderr_held():
+    with pytest.raises(ImportError), stderr_held():
         os.write(2, b"why the import failed\n")
         raise ImportError("no module")
     assert capfd.readouterr().err == "why the import failed\n"
+
+
+def test_prepare_workers_start_tensorflow_as_quietly_as_the_command(tmp_path):
+    # Spawned workers import TensorFlow for their detector; before they did it through the parent's quiet start,
+    # each printed absl's notice and the CUDA stub's lines.
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("1001_DFA_ANG_XX.flv", "1001_DFA_HAP_XX.flv"):
+        (folder / name).symlink_to(REAL_FACES / "crema-d" / name)
+    done = _keras_fer("prepare", "--input", str(folder), "--out", str(tmp_path / "prepared"), "--detector",
+                      "blazeface", "--workers", "2", "--size", "64", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "prepared 2" in done.stdout
