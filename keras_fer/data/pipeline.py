@@ -244,7 +244,7 @@ def per_epoch(build, *, training, seed, epoch):
     In training, each pass (each Keras epoch) reads the epoch counter and
     then adds one to it: ``epoch`` is the first pass's epoch (an int), or an
     int64 ``tf.Variable`` that someone sets before a pass
-    (:class:`keras_fer.training.train.SetEpoch`), so that a process resumed at
+    (:class:`keras_fer.training.train.EpochRandomness`), so that a process resumed at
     epoch k draws what the uninterrupted one drew at epoch k. In test
     (``training=False``) every pass is ``build(None)``.
     """

@@ -14,7 +14,7 @@ import json
 import os
 
 from data_prep.files import sha256_of_file, write_json
-from keras_fer.data.cache import content_digests
+from keras_fer.data.cache import content_digests, edited_entries
 
 __all__ = ["MODEL", "TRAIN_JSON", "read_train_json", "write_train_json"]
 
@@ -51,8 +51,7 @@ def read_train_json(model_dir):
         raise ValueError(f"{paths[TRAIN_JSON]}: not readable JSON ({error})") from None
     if "sha256" not in info:
         return info
-    found = content_digests(info)
-    edited = sorted(key for key in set(info["sha256"]) | set(found) if info["sha256"].get(key) != found.get(key))
+    edited = edited_entries(info)
     if edited:
         raise ValueError(f"{paths[TRAIN_JSON]}: edited after keras-fer train wrote it: {', '.join(edited)} no longer "
                          "match the sha256 recorded with them. Restore the file or train again.")

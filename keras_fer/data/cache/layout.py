@@ -23,6 +23,7 @@ __all__ = [
     "config_hash",
     "content_digests",
     "differences",
+    "edited_entries",
     "example",
     "is_cache_dir",
     "partial_dir",
@@ -137,6 +138,12 @@ def content_digests(info):
     return {key: config_hash(value) for key, value in info.items() if key != "sha256"}
 
 
+def edited_entries(info):
+    """The sorted keys of a record whose value no longer matches the sha256 recorded in its ``sha256`` entry."""
+    recorded, found = info.get("sha256") or {}, content_digests(info)
+    return sorted(key for key in set(recorded) | set(found) if recorded.get(key) != found.get(key))
+
+
 def is_cache_dir(path):
     """Whether ``path`` is (or was) a feature cache: it holds ``cache.json`` or ``shards/``."""
     return os.path.isfile(os.path.join(path, "cache.json")) or os.path.isdir(os.path.join(path, "shards"))
@@ -155,9 +162,7 @@ def read_cache_json(cache_dir):
         raise CacheIntegrityError(
             f"{path}: cache format {info.get('format')!r}, this keras-fer reads format {CACHE_FORMAT} (whose "
             "shards carry a sha256); run keras-fer extract again into a new folder.")
-    recorded = info.get("sha256") or {}
-    found = content_digests(info)
-    edited = sorted(key for key in set(recorded) | set(found) if recorded.get(key) != found.get(key))
+    edited = edited_entries(info)
     if edited:
         raise CacheIntegrityError(
             f"{path}: edited after keras-fer extract wrote it: {', '.join(edited)} no longer match the sha256 "
