@@ -2,10 +2,8 @@
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -16,6 +14,7 @@ from data_prep.manifest import read_csv
 from keras_fer.data import cache
 from keras_fer.stems import registry
 from tests.data import helpers
+from tests.processes import kill_when
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -89,17 +88,8 @@ def test_resume_after_the_writer_is_killed_mid_shard(tmp_path, prepared_ast):
     script = _SLOW_WRITER.format(root=ROOT, prepared=prepared_ast, out=out)
     writer = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    try:
-        while time.time() < deadline and writer.poll() is None:
-            if os.path.isdir(partial) and sum(name.endswith(".tfrecord") for name in os.listdir(partial)) >= 3:
-                break
-            time.sleep(0.05)
-        assert writer.poll() is None, writer.stderr.read().decode()[-3000:]
-        writer.send_signal(signal.SIGKILL)
-    finally:
-        writer.kill()
-        writer.wait()
+    kill_when(writer, lambda: os.path.isdir(partial)
+              and sum(name.endswith(".tfrecord") for name in os.listdir(partial)) >= 3, timeout=120)
     done_before = sorted(name for name in os.listdir(partial) if name.endswith(".tfrecord"))
     assert 3 <= len(done_before) < 12
     assert not os.path.exists(cache.shard_path(out, 0, 1))  # nothing looks complete

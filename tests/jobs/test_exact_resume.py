@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 
 from keras_fer import cli
 from keras_fer.training import train
+from tests.processes import kill_when
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # ECNN-FSA: per-segment random frame draws in training and dropout 0.5 in the head.
@@ -28,21 +28,15 @@ def _kill_after(argv, backup_dir, epochs_done):
     metadata = os.path.join(backup_dir, "training_metadata.json")
     env = dict(os.environ, PYTHONPATH=ROOT)
     process = subprocess.Popen(_command(argv), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    try:
-        while time.time() < deadline and process.poll() is None:
-            try:
-                with open(metadata, encoding="utf-8") as handle:
-                    if json.load(handle)["epoch"] >= epochs_done:
-                        break
-            except (OSError, ValueError):  # not there yet, or being written
-                pass
-            time.sleep(0.02)
-        assert process.poll() is None, process.stderr.read().decode()[-3000:]
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait()
+
+    def finished_enough():
+        try:
+            with open(metadata, encoding="utf-8") as handle:
+                return json.load(handle)["epoch"] >= epochs_done
+        except (OSError, ValueError):  # not there yet, or being written
+            return False
+
+    kill_when(process, finished_enough, timeout=300)
     assert process.returncode == -signal.SIGKILL
 
 
