@@ -9,7 +9,8 @@ import os
 import sys
 import tempfile
 
-__all__ = ["QUIET_ENV", "start_tensorflow", "start_tensorflow_like_parent", "stderr_held"]
+__all__ = ["QUIET_ENV", "start_single_threaded_worker", "start_tensorflow", "start_tensorflow_like_parent",
+           "stderr_held"]
 
 #: Set to "1" by :func:`start_tensorflow` when it hid the logs: spawned worker processes inherit it.
 QUIET_ENV = "KERAS_FER_QUIET_TENSORFLOW"
@@ -58,3 +59,14 @@ def start_tensorflow_like_parent():
     """In a spawned worker: start TensorFlow quietly when the parent did (it needs TensorFlow too), else nothing."""
     if os.environ.get(QUIET_ENV) == "1":
         start_tensorflow()
+
+
+def start_single_threaded_worker():
+    """Initializer of ``keras-fer reproduce``'s spawned workers: TensorFlow started as quietly as the parent did,
+    with one thread per op (the processes already share the cores). It lives here, not in keras_fer, so that
+    unpickling it does not import TensorFlow (and print its log lines) before the logs are hidden."""
+    start_tensorflow_like_parent()
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)

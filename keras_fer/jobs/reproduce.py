@@ -47,6 +47,7 @@ import time
 
 from data_prep import files
 from data_prep.checks import check_int
+from data_prep.tensorflow_logs import start_single_threaded_worker
 from keras_fer.data.flow import flow_source
 from keras_fer.evaluation import reported, splits
 from keras_fer.jobs import training
@@ -349,14 +350,6 @@ def _run_job(job):
     return row
 
 
-def _init_worker():
-    """A worker process of :func:`reproduce`: one thread per op, as the processes already share the cores."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
 def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, features=None, quick=False, seed=0,
               epochs=None, workers=None, verbose=0, progress=False):
     """Run the results-table rows of ``paper`` (or all five) and write ``reproduce.md``/``reproduce.json``.
@@ -416,7 +409,7 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
         import concurrent.futures
         import multiprocessing
 
-        with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), initializer=_init_worker,
+        with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), initializer=start_single_threaded_worker,
                                                     mp_context=multiprocessing.get_context("spawn")) as pool:
             done = list(pool.map(_run_job, todo))  # in table order, whatever order they finish in
     done = iter(done)

@@ -152,3 +152,16 @@ def test_prepare_workers_start_tensorflow_as_quietly_as_the_command(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert "prepared 2" in done.stdout
+
+
+def test_reproduce_workers_start_from_a_module_without_tensorflow():
+    # A spawned worker unpickles its initializer first: were it in keras_fer, TensorFlow would start (and print its
+    # log lines) before the initializer could hide them, as `keras-fer reproduce` did (10 lines with 2 workers).
+    from keras_fer.jobs import reproduce
+
+    initializer = reproduce.start_single_threaded_worker
+    code = f"import sys, {initializer.__module__}; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
