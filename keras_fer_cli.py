@@ -286,6 +286,13 @@ def _add_fit_options(p):
     p.add_argument("--seed", type=int, default=0, help="seed of splits, weights, shuffles and draws (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
+    _add_strategy(p)
+
+
+def _add_strategy(p):
+    p.add_argument("--strategy", choices=["default", "mirrored"], default="default",
+                   help="default: one device; mirrored: every local GPU (or CPU device), the recipe's batch split "
+                        "over them (MirroredStrategy on TensorFlow, DataParallel on JAX)")
 
 
 def _add_training(sub):
@@ -362,6 +369,8 @@ _DETECTORS_WITHOUT_TENSORFLOW = ("haar", "full_frame")
 def main(argv=None):
     """``keras-fer ...``: parse the options, then run the command (in :mod:`keras_fer.cli` if it needs keras_fer)."""
     args = build_parser().parse_args(argv)
+    if args.command == "export":  # TensorFlow's formats; model.keras does not depend on the backend it trained on
+        os.environ["KERAS_BACKEND"] = "tensorflow"
     if args.command != "prepare" or _detector(args) not in _DETECTORS_WITHOUT_TENSORFLOW:
         from data_prep.tensorflow_logs import start_tensorflow
 

@@ -100,7 +100,8 @@ def _recipe(args):
 def _fit_options(args):
     return dict(validation_size=args.validation_size, validation_by=args.validation_by, seed=_checked(args, "seed", 0),
                 model_kwargs=_key_values(args.model_option, "--model-option"), monitor=args.monitor,
-                patience=args.patience, verbose=0 if args.quiet else "auto", tensorboard=not args.no_tensorboard)
+                patience=args.patience, verbose=0 if args.quiet else "auto", tensorboard=not args.no_tensorboard,
+                strategy=args.strategy)
 
 
 def _train(args):

@@ -8,6 +8,16 @@ import pytest
 from tests.data import helpers as data_helpers
 
 
+def pytest_runtest_setup(item):
+    """``@pytest.mark.backend("tensorflow")``: the test skips itself under another Keras backend."""
+    for marker in item.iter_markers("backend"):
+        import keras
+
+        if keras.backend.backend() not in marker.args:
+            pytest.skip(f"needs the {' or '.join(marker.args)} Keras backend; this run is on "
+                        f"{keras.backend.backend()}")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
     """Every test starts from the float32 policy and a fixed seed."""

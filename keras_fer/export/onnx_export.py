@@ -20,6 +20,7 @@ import os
 
 from data_prep.checks import check_int
 from data_prep.files import atomic_path
+from keras_fer import backends
 from keras_fer.export.saved_model import serving_model
 
 __all__ = ["export_onnx"]
@@ -44,6 +45,7 @@ def export_onnx(model, path, *, opset=None):
         ImportError: ``tf2onnx`` is not installed.
         ValueError: a bad argument.
     """
+    backends.require_tensorflow("export_onnx")
     if opset is not None:
         opset = check_int(opset, "opset", minimum=13)
     if importlib.util.find_spec("tf2onnx") is None:

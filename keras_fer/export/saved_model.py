@@ -57,6 +57,7 @@ from keras import ops
 
 from data_prep.checks import check_int
 from data_prep.files import sha256_of_file
+from keras_fer import backends
 from keras_fer.models.common import temporal_attention_model
 
 __all__ = [
@@ -344,6 +345,7 @@ def export_saved_model(model, out_dir, *, name, version=1, class_names, head=Non
     ...                    metadata={"sampler": "ast", "sampler_options": {}})        # doctest: +SKIP
     'exports/ast/1'
     """
+    backends.require_tensorflow("export_saved_model")
     _check_args(model, name, version, class_names, head, metadata, overwrite)
     base = os.path.join(os.fspath(out_dir), name)
     final = os.path.join(base, str(version))

@@ -29,6 +29,7 @@ import re
 import tempfile
 
 from data_prep.files import write_bytes
+from keras_fer import backends
 from keras_fer.export.saved_model import save_functions, signature_functions
 
 __all__ = ["TFLiteConversionError", "export_tflite"]
@@ -72,6 +73,7 @@ def export_tflite(model, path, *, head=None, batch_size=1, select_tf_ops=False):
             sets; the message and ``ops`` name them.
         ValueError: a bad argument.
     """
+    backends.require_tensorflow("export_tflite")
     import tensorflow as tf
     from tensorflow.lite.python.convert_phase import ConverterError  # not in tf.lite's public API (TF 2.21)
 

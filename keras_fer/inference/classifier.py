@@ -10,9 +10,9 @@ import os
 import cv2
 import keras
 import numpy as np
-import tensorflow as tf
 
 from data_prep import prepare, sampling
+from keras_fer import backends
 from keras_fer.data.cache import stem_weights_sha256
 from keras_fer.evaluation.metrics import softmax
 from keras_fer.jobs.train_folder import MODEL, TRAIN_JSON, read_train_json
@@ -87,9 +87,9 @@ class Classifier:
         explainer = keras.Model(inputs, outputs, name=f"{self.head.name}_explain")
         # Compiled once per input shape: an eager Keras call costs ~10x more than the graph on one frame
         # (FER2013 stem: 77 ms vs 6 ms; see BENCHMARKS.md, streaming).
-        self._explain = tf.function(lambda x: explainer(x, training=False), reduce_retracing=True)
-        self._stem = None if self.stem is None else tf.function(lambda x: self.stem(x, training=False),
-                                                                reduce_retracing=True)
+        self._explainer = explainer  # held: the compiled function holds it weakly
+        self._explain = backends.inference_function(explainer)
+        self._stem = None if self.stem is None else backends.inference_function(self.stem)
 
     @property
     def _lead_shape(self):

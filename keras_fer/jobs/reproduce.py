@@ -48,6 +48,7 @@ import time
 from data_prep import files
 from data_prep.checks import check_int
 from data_prep.tensorflow_logs import start_single_threaded_worker
+from keras_fer import backends
 from keras_fer.data.flow import flow_source
 from keras_fer.evaluation import reported, splits
 from keras_fer.jobs import training
@@ -419,7 +420,8 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
             rows.append({**_row_header(job["model"], dataset), "skipped": skipped[index]})
         else:
             rows.append(next(done))
-    results = {"dataset": dataset, "quick": quick, "seed": seed, "workers": workers, "papers": {}}
+    results = {"dataset": dataset, "quick": quick, "seed": seed, "workers": workers, "backend": backends.name(),
+               "papers": {}}
     for job, row in zip(jobs, rows):
         block = results["papers"].setdefault(job["paper"], {"rows": [], "seconds": 0.0})
         if dataset == "synthetic":

@@ -43,10 +43,11 @@ import tensorflow as tf
 
 from data_prep import manifest
 from data_prep.files import atomic_path, write_json, write_text
+from keras_fer import backends
 from keras_fer.evaluation import metrics, splits
 from keras_fer.jobs import train_folder
+from keras_fer.training import distribute, train
 from keras_fer.training import recipes as paper_recipes
-from keras_fer.training import train
 
 __all__ = ["cross_validate", "evaluate", "predict_once", "run_fold", "train_model"]
 
@@ -83,12 +84,12 @@ def _resolve_recipe(recipe, model_name):
 
 
 def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor, patience,
-         verbose, tensorboard):
+         verbose, tensorboard, strategy):
     """Build ``model`` with ``recipe``, fit it on the fold's training side, select on its validation side."""
     if not fold.validation_ids:
         fold = splits.validation_split(source.rows, fold, size=validation_size, seed=seed, by=validation_by)
     train_ids, validation_ids = list(fold.train_ids), list(fold.validation_ids)
-    batch_size = recipe.batch_size
+    batch_size = recipe.batch_size  # the global batch: split over the replicas
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by fit before each epoch: exact resume
     train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed, epoch=epoch)
     validation_data = source.dataset(validation_ids, training=False, batch_size=batch_size)
@@ -96,11 +97,14 @@ def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, s
     if source.input == "features" and "feature_shape" not in kwargs:
         kwargs["feature_shape"] = tuple(train_data.element_spec[0].shape[1:])  # (T, ...); T None without a sampler
     keras.utils.set_random_seed(seed)
-    network = paper_recipes.build_model(recipe, len(source.class_names), math.ceil(len(train_ids) / batch_size),
-                                        model=model, input=source.input, **kwargs)
-    fitted = train.fit(network, train_data, validation_data, epochs=recipe.epochs, out_dir=out_dir, monitor=monitor,
-                       patience=patience, tensorboard=tensorboard, verbose=verbose, epoch=epoch)
-    return network, fitted, fold
+    with distribute.scope(strategy) as placement:
+        network = paper_recipes.build_model(recipe, len(source.class_names), math.ceil(len(train_ids) / batch_size),
+                                            model=model, input=source.input, **kwargs)
+        fitted = train.fit(network, distribute.for_replicas(train_data, placement.replicas, training=True),
+                           distribute.for_replicas(validation_data, placement.replicas, training=False),
+                           epochs=recipe.epochs, out_dir=out_dir, monitor=monitor, patience=patience,
+                           tensorboard=tensorboard, verbose=verbose, epoch=epoch)
+    return network, fitted, fold, placement
 
 
 def evaluate(network, source, ids, out_dir, *, batch_size=8, title="", figures=True, extra=None):
@@ -149,7 +153,8 @@ def _curves(out_dir, fitted, title):
 
 
 def run_fold(source, model, fold, *, out_dir, recipe=None, validation_size=0.1, validation_by="subject", seed=0,
-             model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True, figures=True):
+             model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True, figures=True,
+             strategy="default"):
     """Train ``model`` on one fold of ``source``, select the epoch on validation data, test once; returns the report.
 
     Args:
@@ -170,21 +175,25 @@ def run_fold(source, model, fold, *, out_dir, recipe=None, validation_size=0.1, 
         verbose: Keras's progress bars (``"auto"``), 0 for none.
         tensorboard: write TensorBoard logs.
         figures: write the confusion matrix and training curve PNGs.
+        strategy: ``"default"`` (one device) or ``"mirrored"`` (every local device;
+            :mod:`keras_fer.training.distribute`).
 
     Returns:
         :func:`keras_fer.evaluation.metrics.classification_report` of the test side, plus ``fold``,
-        ``model``, ``best_epoch``, ``epochs_run``, ``monitor``, ``n_train``, ``n_validation``, ``seconds``.
+        ``model``, ``best_epoch``, ``epochs_run``, ``monitor``, ``n_train``, ``n_validation``, ``seconds``, and
+        where it trained: ``strategy``, ``backend``, ``replicas``, ``global_batch``.
     """
     recipe = _resolve_recipe(recipe, model)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()
-    network, fitted, fold = _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, seed,
-                                 model_kwargs, monitor, patience, verbose, tensorboard)
+    network, fitted, fold, placement = _fit(source, model, fold, out_dir, recipe, validation_size, validation_by,
+                                            seed, model_kwargs, monitor, patience, verbose, tensorboard, strategy)
     if figures:
         _curves(out_dir, fitted, f"{model} {fold.name}")
     extra = dict(fold=fold.name, model=model, best_epoch=fitted.best_epoch, epochs_run=fitted.epochs_run,
-                 monitor=fitted.monitor, n_train=len(fold.train_ids), n_validation=len(fold.validation_ids))
+                 monitor=fitted.monitor, n_train=len(fold.train_ids), n_validation=len(fold.validation_ids),
+                 **placement.record(), global_batch=recipe.batch_size)
     report = evaluate(network, source, fold.test_ids, out_dir, batch_size=recipe.batch_size,
                       title=f"{model} {fold.name}", figures=figures, extra=extra)
     report["seconds"] = round(time.perf_counter() - started, 1)
@@ -193,7 +202,8 @@ def run_fold(source, model, fold, *, out_dir, recipe=None, validation_size=0.1, 
 
 
 def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, validation_by="subject", seed=0,
-                model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True, figures=True):
+                model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True, figures=True,
+                strategy="default"):
     """``keras-fer train``: fit on every sample of ``source`` but the carved validation ones; save ``model.keras``.
 
     The arguments are :func:`run_fold`'s. Writes ``model.keras`` (the selected epoch's weights), ``train.json``
@@ -205,8 +215,9 @@ def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, val
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     everything = splits.Fold("train", [row["id"] for row in source.rows], [])
-    network, fitted, fold = _fit(source, model, everything, out_dir, recipe, validation_size, validation_by, seed,
-                                 model_kwargs, monitor, patience, verbose, tensorboard)
+    network, fitted, fold, placement = _fit(source, model, everything, out_dir, recipe, validation_size,
+                                            validation_by, seed, model_kwargs, monitor, patience, verbose,
+                                            tensorboard, strategy)
     if figures:
         _curves(out_dir, fitted, model)
     with atomic_path(os.path.join(out_dir, train_folder.MODEL), suffix=".keras") as partial:
@@ -215,7 +226,7 @@ def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, val
         "model": model, "class_names": list(source.class_names), "data": getattr(source, "path", None),
         "preparation": source.preparation, "recipe": _recipe_record(recipe), "best_epoch": fitted.best_epoch,
         "epochs_run": fitted.epochs_run, "monitor": fitted.monitor, "validation_ids": list(fold.validation_ids),
-        "history": fitted.history})
+        "history": fitted.history, **placement.record(), "global_batch": recipe.batch_size})
     return network
 
 
@@ -235,7 +246,7 @@ def _markdown(header, rows):
 
 def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_size=0.1, validation_by="subject",
                    seed=0, model_kwargs=None, monitor="val_loss", patience=None, verbose="auto", tensorboard=True,
-                   figures=True, fold_figures=True):
+                   figures=True, fold_figures=True, strategy="default"):
     """:func:`run_fold` on every fold; mean and std over folds, composite scores; results files in ``out_dir``.
 
     A fold whose ``result.json`` exists is not trained again (rerun after an
@@ -262,14 +273,14 @@ def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_siz
         reports.append(run_fold(source, model, fold, out_dir=fold_dir, recipe=recipe, validation_size=validation_size,
                                 validation_by=validation_by, seed=seed, model_kwargs=model_kwargs, monitor=monitor,
                                 patience=patience, verbose=verbose, tensorboard=tensorboard,
-                                figures=figures and fold_figures))
+                                figures=figures and fold_figures, strategy=strategy))
     summary = splits.summarise([{m: r[m] for m in SUMMARY_METRICS + ("best_epoch",)} for r in reports])
     counts = np.sum([np.asarray(r["confusion_matrix"]) for r in reports], axis=0)
     composite = metrics.composite_from_counts(counts, len(reports))  # over all folds' predictions (MEGC UF1/UAR)
     composite["confusion_matrix"] = composite["confusion_matrix"].tolist()
     results = {"model": model, "recipe": _recipe_record(recipe),
                "class_names": list(source.class_names), "folds": reports, "summary": summary,
-               "composite": composite}
+               "composite": composite, "backend": backends.name(), "strategy": strategy}
     write_json(os.path.join(out_dir, "results.json"), results)
     header = ["fold", "n_test"] + list(SUMMARY_METRICS) + ["best_epoch", "epochs_run"]
     rows = _fold_rows(reports)

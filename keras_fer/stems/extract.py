@@ -19,6 +19,7 @@ import tensorflow as tf
 from keras import ops
 
 from data_prep.checks import check_int
+from keras_fer import backends
 
 _AUTO = "auto"
 _STOP_POLL_SECONDS = 0.1
@@ -29,7 +30,16 @@ _MAX_COMPILED_PER_STEM = 8
 
 
 def _gpu_available():
+    if backends.name() == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
     return bool(tf.config.list_logical_devices("GPU"))
+
+
+def _tensorflow_signature(batch_shape, dtype):
+    """The fixed input signature of a TensorFlow trace (None on JAX, which traces per shape anyway)."""
+    return [tf.TensorSpec(batch_shape, tf.as_dtype(dtype))] if backends.name() == "tensorflow" else None
 
 
 def _check_flag(value, name):
@@ -262,16 +272,15 @@ def _compiled_forward(stem, preprocess, batch_shape, dtype, use_xla, use_mixed, 
         if use_mixed:
             model = next((entry[0] for entry in cache.values() if entry[0] is not None), None)
             model = model if model is not None else mixed_precision_copy(stem)
-        model_ref = weakref.ref(model)
 
-        def forward(batch):
+        def forward(call, batch):
             x = preprocess(batch) if preprocess is not None else batch  # (B, *sample_shape)
-            outputs = model_ref()(x, training=False)
+            outputs = call(x)
             outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
             return [ops.cast(output, output_dtype) for output in outputs]  # [(B, *feature_shape)]
 
-        signature = [tf.TensorSpec(batch_shape, tf.as_dtype(dtype))]
-        compiled = tf.function(forward, input_signature=signature, jit_compile=use_xla)
+        compiled = backends.inference_function(model, forward, jit_compile=use_xla,
+                                               input_signature=_tensorflow_signature(batch_shape, dtype))
         if len(cache) >= _MAX_COMPILED_PER_STEM:  # e.g. a new lambda as `preprocess` on every call
             cache.pop(next(iter(cache)))
         cache[key] = (model if model is not stem else None, compiled)
@@ -315,7 +324,7 @@ def _extract(
 
     def collect(result):
         outputs, valid = result
-        rows.append([output.numpy()[:valid] for output in outputs])
+        rows.append([np.asarray(output)[:valid] for output in outputs])
 
     producer.start()
     try:
@@ -326,14 +335,13 @@ def _extract(
                 _, fixed_shape, dtype = message
                 batch_shape = (batch_size,) + tuple(fixed_shape)
                 compiled = _compiled_forward(stem, preprocess, batch_shape, dtype, use_xla, use_mixed, output_dtype)
-                outputs_spec = compiled.get_concrete_function().structured_outputs  # traces once
-                feature_shapes = [tuple(output.shape[1:]) for output in outputs_spec]
+                feature_shapes = [shape[1:] for shape in compiled.output_shapes(batch_shape, dtype)]  # traces once
             elif kind == "item":
                 pending_items.append((message[1], message[2]))
                 yield from finished_items()
             elif kind == "batch":
                 _, batch, valid = message
-                outputs = compiled(tf.constant(batch))  # dispatched; computes while the previous batch is collected
+                outputs = compiled(batch)  # dispatched; computes while the previous batch is collected
                 free_slots.release()
                 if in_flight is not None:
                     collect(in_flight)

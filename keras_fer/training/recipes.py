@@ -167,11 +167,13 @@ class Recipe:
     def compile(self, model, steps_per_epoch):
         """Compile ``model`` (logits out) with this recipe's optimizer, loss and an accuracy metric; returns it.
 
-        A model's own losses (STANet's L1 mask penalty) are added by Keras to this loss.
+        A model's own losses (STANet's L1 mask penalty) are added by Keras to this loss. The accuracy is a
+        weighted metric, so that the zero-weight padding of validation batches split over several devices
+        (:func:`keras_fer.training.distribute.for_replicas`) does not count; without weights it is the plain one.
         """
         metric = "categorical_accuracy" if self.label_smoothing else "sparse_categorical_accuracy"
         model.compile(optimizer=self.make_optimizer(steps_per_epoch), loss=self.loss(),
-                      metrics=[keras.metrics.get(metric)])
+                      weighted_metrics=[keras.metrics.get(metric)])
         return model
 
 

@@ -86,7 +86,7 @@ def test_head_matches_numpy_two_fully_connected_layers():
     w2, b2 = head.get_layer("fc2").get_weights()
     x = _features()
     expected = np.maximum(x @ w1 + b1, 0.0) @ w2 + b2  # logits: FC -> ReLU -> FC
-    np.testing.assert_allclose(head(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(head(x)), expected, rtol=1e-5, atol=1e-5)
     assert w1.shape == (FEATURE_DIM, 512) and w2.shape == (512, CLASSES)
     assert [layer.name for layer in head.layers] == ["features", "fc1", "fc2"]  # no dropout by default
 
@@ -97,7 +97,7 @@ def test_head_options_and_fresh_bias_is_zero():
     assert head.name == "stcam_head" and head.output.shape == (None, 4)
     assert not np.any(head.get_layer("fc2").get_weights()[1])
     x = _features()
-    np.testing.assert_allclose(head(x, training=False).numpy(), head(x, training=False).numpy())
+    np.testing.assert_allclose(np.asarray(head(x, training=False)), np.asarray(head(x, training=False)))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -109,7 +109,7 @@ def test_features_head_trains_one_step_and_round_trips(name, tmp_path):
     assert np.isfinite(loss) and len(changed) == len(head.trainable_variables) == 4
     head.save(tmp_path / "head.keras")
     loaded = keras.saving.load_model(tmp_path / "head.keras")
-    np.testing.assert_allclose(loaded(x).numpy(), head(x).numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(head(x)), rtol=1e-6, atol=1e-6)
     assert set(attention_model(head)(x)) == {"logits"}  # STCAM's attention lives in the stem
 
 
@@ -117,7 +117,7 @@ def test_features_head_trains_one_step_and_round_trips(name, tmp_path):
 def _attention_outputs(name):
     """``attention_model(model)`` of a row's end-to-end model on ``_clips()``, as NumPy arrays (computed once)."""
     _, model = _end_to_end(name)
-    return {key: value.numpy() for key, value in attention_model(model)(_clips()).items()}
+    return {key: np.asarray(value) for key, value in attention_model(model)(_clips()).items()}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -127,7 +127,7 @@ def test_end_to_end_shares_the_head_and_composes_unit_scaling_stem_and_head(name
     stem = model.get_layer(f"inception_resnet3d_{VARIANTS[name]}")
     assert tuple(model.inputs[0].shape) == (None, T, SIZE, SIZE, 3) and model.output.shape == (None, CLASSES)
     # preprocessing "unit": frames / 255, then the whole clip through the 3-D stem (no folding), then the head.
-    expected = head(stem(_clips() / 255.0)).numpy()
+    expected = np.asarray(head(stem(_clips() / 255.0)))
     np.testing.assert_allclose(_attention_outputs(name)["logits"], expected, rtol=1e-5, atol=1e-5)
     kinds = {type(layer) for layer in stem.layers}
     assert (Channel3DAttention in kinds) == ("cam" in MODULES[VARIANTS[name]])
@@ -163,7 +163,7 @@ def test_end_to_end_round_trips_through_keras_file(name, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert loaded.layers[-1].name == f"{name}_head"
-    np.testing.assert_allclose(loaded(_clips()).numpy(), _attention_outputs(name)["logits"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(loaded(_clips())), _attention_outputs(name)["logits"], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", NAMES)

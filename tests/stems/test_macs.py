@@ -94,6 +94,9 @@ def test_flow_cnn_soft_mask_branch_adds_its_hand_count():
     assert count_macs(with_branch) - count_macs(without_branch) == branch
 
 
+# On JAX the symbolic trace count_macs runs (keras_private.symbolic_call) fails in MultiHeadAttention when
+# value_dim != key_dim: its output EinsumDense is traced with the key's size (Keras 3.15, jax 0.10).
+@pytest.mark.backend("tensorflow")
 def test_multi_head_attention_counts_its_four_projections():
     query, value = keras.Input((5, 6)), keras.Input((3, 4))
     attention = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=5)
