@@ -140,6 +140,15 @@ class SelectBest(keras.callbacks.Callback):
             self.model.save_weights(partial)
 
 
+def _epoch_state(initial, epoch):
+    """A seed generator's state at the start of ``epoch``: ``[a, b + epoch * 2**32]`` for TensorFlow's int64
+    state, ``[a, b + epoch * 2**20]`` (modulo 2**32) for JAX's uint32 one (each dropout call adds 1 to ``b``: an
+    epoch of fewer than 2**20 calls has its own seeds)."""
+    shift = 32 if np.iinfo(initial.dtype).bits == 64 else 20
+    step = (epoch << shift) % (1 << np.iinfo(initial.dtype).bits)
+    return initial + np.asarray([0, step], initial.dtype)  # unsigned arithmetic wraps
+
+
 class EpochRandomness(keras.callbacks.Callback):
     """Makes an epoch's randomness a function of its number, so that a resumed run repeats the uninterrupted one.
 
@@ -150,7 +159,7 @@ class EpochRandomness(keras.callbacks.Callback):
     to the readers as their ``epoch``; see
     :func:`keras_fer.data.pipeline.per_epoch`) to the epoch, and every seed
     generator of the model to its state at the start of training offset by
-    the epoch (``[a, b + epoch * 2**32]``: an epoch's own stream of seeds).
+    the epoch (:func:`_epoch_state`: an epoch's own stream of seeds).
 
     Args:
         epoch: the readers' epoch variable, or None (seed generators only).
@@ -169,7 +178,7 @@ class EpochRandomness(keras.callbacks.Callback):
         if self.epoch is not None:
             self.epoch.assign(epoch)
         for variable, initial in self._initial:
-            variable.assign(initial + np.asarray([0, epoch << 32], initial.dtype))
+            variable.assign(_epoch_state(initial, epoch))
 
 
 class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
