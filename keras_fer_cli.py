@@ -272,7 +272,8 @@ def _add_fit_options(p):
     p.add_argument("--recipe", help="paper whose recipe to use (default: the model's paper)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="override a recipe field, e.g. --set decay_epochs=20,40 (repeatable)")
-    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs (a warm-up that does not fit, "
+                                              "CEFLNet's 5, shrinks in proportion)")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="override the recipe's batch size")
     p.add_argument("--learning-rate", type=float, dest="learning_rate", help="override the recipe's learning rate")
     p.add_argument("--model-option", action="append", metavar="KEY=VALUE",

@@ -305,21 +305,12 @@ def _real_row(model, features, recipe, dataset, data_root, seed, quick):
     return source, folds, recipe, {}, (0.1, "sample" if dataset in ("afew", "dfew") else "subject")
 
 
-def _fitted_warmup(name, epochs):
-    """``{"warmup_epochs": ...}`` when the paper's warm-up does not fit in ``epochs``: shrunk in proportion
-    (CEFLNet: 5 of 120 epochs), at most ``epochs - 1``; else nothing (the recipe's own)."""
-    paper = get_recipe(name)
-    if paper.schedule != "cosine" or paper.warmup_epochs < epochs:
-        return {}
-    return {"warmup_epochs": min(epochs - 1, paper.warmup_epochs * epochs // paper.epochs)}
-
-
 def _paper_recipe(name, dataset, quick, epochs):
     if dataset == "synthetic":
         plan = SYNTHETIC_PLANS[name]
         row_epochs = epochs if epochs is not None else plan.quick_epochs if quick else plan.recipe["epochs"]
-        return get_recipe(name, **{**plan.recipe, "epochs": row_epochs, **_fitted_warmup(name, row_epochs)})
-    return get_recipe(name) if epochs is None else get_recipe(name, epochs=epochs, **_fitted_warmup(name, epochs))
+        return get_recipe(name, **{**plan.recipe, "epochs": row_epochs})  # a warm-up that does not fit shrinks
+    return get_recipe(name) if epochs is None else get_recipe(name, epochs=epochs)
 
 
 def _row_header(model, dataset):

@@ -29,7 +29,8 @@ import keras
 from data_prep import checks
 from data_prep.checks import check_choice, check_int
 
-__all__ = ["AUGMENTATIONS", "OPTIMIZERS", "RECIPES", "SCHEDULES", "Recipe", "build_model", "get_recipe"]
+__all__ = ["AUGMENTATIONS", "OPTIMIZERS", "RECIPES", "SCHEDULES", "Recipe", "build_model", "fitted_warmup",
+           "get_recipe"]
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
@@ -59,7 +60,8 @@ class Recipe:
             ``warmup_epochs``, then cosine annealing to 0 at ``epochs``).
         decay_epochs: epochs at which the step schedule decays.
         decay_factor: the step schedule's factor.
-        warmup_epochs: warm-up length of the cosine schedule.
+        warmup_epochs: warm-up length of the cosine schedule (shrunk when ``epochs`` is overridden and the
+            warm-up does not fit: :func:`fitted_warmup`).
         epochs: training epochs.
         batch_size: clips per batch.
         label_smoothing: of the cross-entropy loss (on logits).
@@ -248,7 +250,21 @@ def get_recipe(paper, **overrides):
     for name in ("decay_epochs", "augmentation", "scales", "gaps"):
         if name in overrides:
             overrides[name] = tuple(overrides[name])
+    if "epochs" in overrides and "warmup_epochs" not in overrides:
+        overrides["warmup_epochs"] = fitted_warmup(RECIPES[paper], overrides["epochs"])
     return dataclasses.replace(RECIPES[paper], **overrides)
+
+
+def fitted_warmup(recipe, epochs):
+    """The warm-up of ``recipe`` for a run of ``epochs``: the recipe's own when it is shorter than the run, else
+    shrunk in proportion (CEFLNet's 5 of 120 epochs: 0 of 20, 2 of 50), at most ``epochs - 1``.
+
+    :func:`get_recipe` applies it when ``epochs`` is overridden without ``warmup_epochs`` (``keras-fer train``,
+    ``cv`` and ``reproduce`` with ``--epochs``, the synthetic plans of ``reproduce``).
+    """
+    if recipe.schedule != "cosine" or not isinstance(epochs, int) or epochs < 1 or recipe.warmup_epochs < epochs:
+        return recipe.warmup_epochs
+    return min(epochs - 1, recipe.warmup_epochs * epochs // recipe.epochs)
 
 
 def build_model(recipe, num_classes, steps_per_epoch, model=None, input="features", **model_kwargs):

@@ -97,3 +97,15 @@ def test_readme_commands(tmp_path, monkeypatch, capsys):
     assert "model runs/ast/model.keras" in printed and "20 samples: accuracy" in printed
     assert "over 10 folds" in printed  # 10-fold, then leave-one-subject-out over 10 subjects
     assert len(json.loads((tmp_path / "runs/ast_lstm_loso/results.json").read_text())["folds"]) == 10
+
+
+def test_epochs_below_ceflnets_warmup_shrink_it_in_train_and_cv():
+    """`keras-fer cv --data CACHE --model ceflnet --epochs 2` stopped on CEFLNet's 5 warm-up epochs; train and cv
+    now shrink them as reproduce does (one rule: recipes.fitted_warmup)."""
+    import keras_fer_cli
+
+    for command in ("cv", "train"):
+        args = keras_fer_cli.build_parser().parse_args([command, "--data", "cache", "--model", "ceflnet", "--epochs",
+                                                        "2", "--out", "runs"])
+        recipe = cli._recipe(args)
+        assert (recipe.epochs, recipe.warmup_epochs) == (2, 0)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_fer.training.recipes import RECIPES, Recipe, get_recipe
+from keras_fer.training.recipes import RECIPES, Recipe, fitted_warmup, get_recipe
 
 
 def test_every_paper_has_a_recipe_for_its_full_model():
@@ -39,6 +39,17 @@ def test_cosine_schedule_warms_up_then_anneals():
     expected_middle = 1e-4 * 0.5 * (1 + math.cos(math.pi * 0.5))
     np.testing.assert_allclose(rates, [0.0, 1e-4, expected_middle, 0.0], atol=1e-9)
     assert 0 < recipe.learning_rate_at(2, steps_per_epoch=4) < 1e-4
+
+
+def test_fewer_epochs_than_the_warmup_shrink_it_everywhere():
+    """One rule for train, cv and reproduce: CEFLNet's 5 warm-up epochs of 120 shrink in proportion when they do
+    not fit in the epochs asked for, and stay when they fit."""
+    assert [get_recipe("ceflnet", epochs=n).warmup_epochs for n in (1, 2, 5, 6, 50)] == [0, 0, 0, 5, 5]
+    assert fitted_warmup(RECIPES["ceflnet"], 100) == 5 and fitted_warmup(RECIPES["ceflnet"], 5) == 0
+    assert get_recipe("ceflnet", epochs=3, warmup_epochs=1).warmup_epochs == 1  # asked for: kept
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        get_recipe("ceflnet", epochs=3, warmup_epochs=3)
+    assert get_recipe("stcam", epochs=2).warmup_epochs == RECIPES["stcam"].warmup_epochs  # no cosine: untouched
 
 
 def test_overrides_and_their_errors():
