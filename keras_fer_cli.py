@@ -95,6 +95,7 @@ def _detector(args):
 
 def _prepare(args):
     from data_prep import prepare as preparation
+    from data_prep.cluster import process_share
 
     try:
         detector = _detector(args)
@@ -121,17 +122,30 @@ def _prepare(args):
             raise ValueError("--input PATH is required (a video, a frame folder, a folder of videos or a manifest CSV)")
         else:
             samples = preparation.collect_samples(args.input, args.strict)
+        process_index, num_processes = process_share(args.process_index, args.num_processes)
         result = preparation.prepare(args.input, args.out, options, workers=args.workers,
-                                     progress=not args.no_progress, samples=samples)
+                                     progress=not args.no_progress, samples=samples, process_index=process_index,
+                                     num_processes=num_processes)
     except (ValueError, FileNotFoundError) as error:
         return _error(args, error)
-    print(
-        f"prepared {len(result.prepared)}, already done {len(result.skipped)}, failed {len(result.failures)}; "
-        f"manifest {args.out}/manifest.csv ({len(result.manifest_rows)} samples), failures {args.out}/failures.csv"
-    )
+    counts = f"prepared {len(result.prepared)}, already done {len(result.skipped)}, failed {len(result.failures)}"
     for file, reason in result.failures:
         print(f"  failed: {file}: {reason}", file=sys.stderr)
+    if not result.complete:
+        print(f"{counts} (process {process_index} of {num_processes}); other processes' samples are unfinished: "
+              "the last process to finish writes the manifest")
+        return 0
+    print(f"{counts}; manifest {args.out}/manifest.csv ({len(result.manifest_rows)} samples), failures "
+          f"{args.out}/failures.csv")
     return 0 if result.manifest_rows else 1
+
+
+def _add_process_share(p, what):
+    p.add_argument("--process-index", type=int,
+                   help=f"this process's share when several processes or machines {what} (default: TF_CONFIG's "
+                        "task, else 0)")
+    p.add_argument("--num-processes", type=int,
+                   help="processes sharing the work (default: TF_CONFIG's chief and workers, else 1)")
 
 
 def _add_prepare(sub):
@@ -169,6 +183,7 @@ def _add_prepare(sub):
                    help="shrink larger frames to this longer side for detection only (default: full frames)")
     p.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the crops (default 95)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    _add_process_share(p, "prepare one folder")
     p.add_argument("--strict", action="store_true",
                    help="a problem in the dataset or manifest (an unknown label, impossible onset/apex/offset) is an "
                    "error; by default it is a warning and the sample is left out")
@@ -196,9 +211,7 @@ def _add_extract(sub):
     p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE",
                    help="a keyword argument of --sampler (default: those of prepare.json); repeatable")
     p.add_argument("--num-shards", type=int, help="shard files (default: one per 64 samples)")
-    p.add_argument("--process-index", type=int, default=0,
-                   help="this process's share when several processes or machines fill one cache (default 0)")
-    p.add_argument("--num-processes", type=int, default=1, help="processes sharing the work (default 1)")
+    _add_process_share(p, "fill one cache")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -184,7 +184,10 @@ class PrepareResult:
         prepared: ids of the samples prepared by this run.
         skipped: ids of the samples found finished by an earlier run.
         failures: ``(file, reason)`` of the samples that could not be used.
-        manifest_rows: the rows of ``manifest.csv`` (every usable sample).
+        manifest_rows: the rows of ``manifest.csv`` (every usable sample); empty while other processes'
+            shares are unfinished.
+        complete: every sample of the input is finished or failed, and ``manifest.csv`` is written (False only
+            for a process whose share ended before the others').
     """
 
     out_dir: str
@@ -192,6 +195,7 @@ class PrepareResult:
     skipped: list
     failures: list
     manifest_rows: list
+    complete: bool = True
 
 
 def _sample_id(relative_path):
@@ -429,15 +433,56 @@ def _check_options_file(out_dir, options):
     files.write_json(path, wanted)
 
 
-def _remove_leftovers(out_dir):
+def _remove_leftovers(out_dir, ids):
+    """Remove the partial folders of interrupted runs for the samples ``ids`` (this process's share: another
+    process's may be in progress)."""
     crops_root = os.path.join(out_dir, "crops")
     for name in os.listdir(crops_root):
-        if name.startswith(".") and ".partial-" in name:
+        if name.startswith(".") and ".partial-" in name and name[1:].rsplit(".partial-", 1)[0] in ids:
             shutil.rmtree(os.path.join(crops_root, name), ignore_errors=True)
 
 
-def prepare(input_path, out_dir, options=None, workers=1, progress=True, samples=None):
+_PROCESS_FAILURE_COLUMNS = ("id", "file", "reason")
+
+
+def _process_failures_path(out_dir, process_index):
+    return os.path.join(out_dir, f"failures.process-{process_index}.csv")
+
+
+def _shared_outcome(out_dir, samples, num_processes):
+    """``(rows_by_id, failures)`` over every process's share, or None while a sample is neither finished nor
+    failed (another process is still at work)."""
+    failed = {}
+    for index in range(num_processes):
+        path = _process_failures_path(out_dir, index)
+        if os.path.isfile(path):
+            failed.update({row["id"]: (row["file"], row["reason"])
+                           for row in manifest.read_csv(path, required=_PROCESS_FAILURE_COLUMNS)})
+    rows_by_id, failures = {}, []
+    for sample in samples:
+        try:
+            row = _finished_row(out_dir, sample)
+        except ValueError:
+            row = None
+        if row is not None:
+            rows_by_id[sample["id"]] = row
+        elif sample["id"] in failed:
+            failures.append(failed[sample["id"]])
+        else:
+            return None
+    return rows_by_id, failures
+
+
+def prepare(input_path, out_dir, options=None, workers=1, progress=True, samples=None, process_index=0,
+            num_processes=1):
     """Prepare every sample of an input; see the module for the output layout.
+
+    Several processes or machines sharing ``out_dir`` each prepare their
+    share (sample ``i`` of the input belongs to process ``i % num_processes``;
+    see :func:`data_prep.cluster.process_share`); each records its failures in
+    ``failures.process-<index>.csv``, and the last process to finish writes
+    ``manifest.csv`` and ``failures.csv`` for all. Each share resumes as a
+    single run does.
 
     Args:
         input_path: video, frame folder, folder of videos, or manifest CSV
@@ -448,6 +493,8 @@ def prepare(input_path, out_dir, options=None, workers=1, progress=True, samples
         progress: show a tqdm progress bar.
         samples: source rows to prepare instead of reading ``input_path``
             (from :func:`dataset_samples`).
+        process_index: this process's share (0 .. ``num_processes - 1``).
+        num_processes: processes or machines sharing the work.
 
     Returns:
         :class:`PrepareResult`.
@@ -459,11 +506,14 @@ def prepare(input_path, out_dir, options=None, workers=1, progress=True, samples
         manifest.check_sample_id(sample["id"], "sample list")
     out_dir = os.fspath(out_dir)
     os.makedirs(os.path.join(out_dir, "crops"), exist_ok=True)
+    num_processes = check_int(num_processes, "num_processes", minimum=1)
+    process_index = check_int(process_index, "process_index", minimum=0, maximum=num_processes - 1)
+    mine = [sample for i, sample in enumerate(samples) if i % num_processes == process_index]
     _check_options_file(out_dir, options)
-    _remove_leftovers(out_dir)
+    _remove_leftovers(out_dir, {sample["id"] for sample in mine})
 
     rows_by_id, skipped, prepared, failures, jobs = {}, [], [], [], []
-    for sample in samples:
+    for sample in mine:
         try:
             row = _finished_row(out_dir, sample)
         except ValueError as error:
@@ -475,7 +525,7 @@ def prepare(input_path, out_dir, options=None, workers=1, progress=True, samples
             rows_by_id[sample["id"]] = row
             skipped.append(sample["id"])
 
-    with tqdm(total=len(samples), initial=len(samples) - len(jobs), desc="prepare", unit="video",
+    with tqdm(total=len(mine), initial=len(mine) - len(jobs), desc="prepare", unit="video",
               disable=not progress) as bar:
         for kind, value in _run_jobs(jobs, workers):
             if kind == "done":
@@ -486,8 +536,19 @@ def prepare(input_path, out_dir, options=None, workers=1, progress=True, samples
             bar.set_postfix(failed=len(failures))
             bar.update()
 
+    if num_processes > 1:
+        reasons = dict(failures)
+        manifest.write_csv(_process_failures_path(out_dir, process_index), _PROCESS_FAILURE_COLUMNS,
+                           [{"id": sample["id"], "file": sample["path"], "reason": reasons.get(sample["path"], "")}
+                            for sample in mine if sample["id"] not in rows_by_id])
+        outcome = _shared_outcome(out_dir, samples, num_processes)
+        if outcome is None:
+            return PrepareResult(out_dir, prepared, skipped, failures, [], complete=False)
+        rows_by_id, all_failures = outcome
+    else:
+        all_failures = failures
     manifest_rows = [rows_by_id[s["id"]] for s in samples if s["id"] in rows_by_id]
     manifest.write_csv(os.path.join(out_dir, "manifest.csv"), manifest.PREPARED_COLUMNS, manifest_rows)
     manifest.write_csv(os.path.join(out_dir, "failures.csv"), manifest.FAILURE_COLUMNS,
-                       [{"file": file, "reason": reason} for file, reason in failures])
+                       [{"file": file, "reason": reason} for file, reason in all_failures])
     return PrepareResult(out_dir, prepared, skipped, failures, manifest_rows)

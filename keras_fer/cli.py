@@ -35,6 +35,7 @@ def _list_models(args):
 
 
 def _extract(args):
+    from data_prep.cluster import process_share
     from keras_fer.data import cache
     from keras_fer.stems.registry import seed_random_weights
 
@@ -49,10 +50,11 @@ def _extract(args):
         if seed_random_weights(args.stem, args.weights):  # reproducible: a rerun resumes, predict rebuilds it
             print("keras-fer extract: no --weights: the stem is randomly initialised (seed 0); for tests only",
                   file=sys.stderr)
+        process_index, num_processes = process_share(args.process_index, args.num_processes)
         result = cache.extract(
             args.prepared, args.out, stem=args.stem, weights=args.weights, input_size=args.input_size,
             batch_size=args.batch_size, sampler=sampler, sampler_options=options, num_shards=args.num_shards,
-            process_index=args.process_index, num_processes=args.num_processes, progress=not args.no_progress,
+            process_index=process_index, num_processes=num_processes, progress=not args.no_progress,
         )
     except (ValueError, FileNotFoundError) as error:  # WeightsNotFoundError is a FileNotFoundError
         return _error(args, error)

@@ -144,3 +144,46 @@ def test_readme_commands_are_in_the_docs():
     readme = page.read_text(encoding="utf-8")
     for command in README_COMMANDS:
         assert f"\n{command}\n" in readme, command
+
+
+# The commands of docs/preparing-videos.md's section on several processes, character for character.
+SPLIT_COMMANDS = [
+    "keras-fer prepare --input videos/ --out prepared/ --detector full_frame --process-index 0 --num-processes 2",
+    "keras-fer prepare --input videos/ --out prepared/ --detector full_frame --process-index 1 --num-processes 2",
+]
+
+
+def test_two_processes_at_once_prepare_one_folder(tmp_path):
+    """Two `keras-fer prepare` processes share one folder, at the same time, by options and by TF_CONFIG: each
+    prepares half of the videos, and the last to finish writes the one manifest."""
+    import json
+    import subprocess
+    import sys
+
+    from data_prep import synthetic
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    synthetic.generate_dataset(tmp_path / "videos", mode="macro", n_subjects=2, videos_per_class=1, size=64,
+                               n_frames=16)
+    videos = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "videos").rglob("*.avi"))
+    code = "import sys, keras_fer_cli; sys.exit(keras_fer_cli.main())"
+    for index, command in enumerate(SPLIT_COMMANDS):  # the second pair of runs, by TF_CONFIG, finds all done
+        assert command.split()[-4:] == ["--process-index", str(index), "--num-processes", "2"]
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    runs = [(SPLIT_COMMANDS[index].split()[1:], {}) for index in (0, 1)]
+    runs += [(SPLIT_COMMANDS[0].split()[1:-4] + ["--out", "by_tf_config/"],
+              {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})})
+             for index in (0, 1)]
+    for pair in (runs[:2], runs[2:]):
+        processes = [subprocess.Popen([sys.executable, "-c", code, *args, "--no-progress"], cwd=tmp_path,
+                                      env={**os.environ, "PYTHONPATH": str(root), **environ},
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for args, environ in pair]
+        outputs = [process.communicate(timeout=300) for process in processes]
+        assert [process.returncode for process in processes] == [0, 0], outputs
+        printed = "".join(out for out, _ in outputs)
+        assert printed.count("prepared 6,") == 2 and printed.count("manifest ") >= 1, printed
+    for folder in ("prepared", "by_tf_config"):
+        rows = read_csv(tmp_path / folder / "manifest.csv", required=PREPARED_COLUMNS)
+        assert sorted(row["path"] for row in rows) == [str(tmp_path / video) for video in videos]
+        assert read_failures(tmp_path / folder / "failures.csv") == []
