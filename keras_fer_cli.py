@@ -303,10 +303,10 @@ def _add_fit_options(p):
     _add_strategy(p)
 
 
-def _add_strategy(p):
+def _add_strategy(p, more=""):
     p.add_argument("--strategy", choices=["default", "mirrored"], default="default",
                    help="default: one device; mirrored: every local GPU (or CPU device), the recipe's batch split "
-                        "over them (MirroredStrategy on TensorFlow, DataParallel on JAX)")
+                        f"over them (MirroredStrategy on TensorFlow, DataParallel on JAX){more}")
 
 
 def _add_training(sub):
@@ -355,6 +355,7 @@ def _add_training(sub):
                                                "at most 4)")
     p.add_argument("--verbose", action="store_true", help="progress bars")
     p.add_argument("--out", required=True, help="output folder (a rerun resumes)")
+    _add_strategy(p, "; mirrored runs the rows one after another")
 
 
 def build_parser():

@@ -187,7 +187,7 @@ def _reproduce(args):
     try:
         reproduce.reproduce(args.out, paper=args.paper, dataset=args.dataset, data_root=args.data_root,
                             features=args.features, quick=args.quick, seed=args.seed, epochs=args.epochs,
-                            workers=args.workers,
+                            workers=args.workers, strategy=args.strategy,
                             verbose="auto" if args.verbose else 0, progress=args.verbose)
     except (ValueError, TypeError, FileNotFoundError) as error:
         return _error(args, error)

@@ -254,9 +254,9 @@ def dataset_folds(dataset, rows, data_root=None, seed=0):
     return splits.subject_kfold(rows, k=10, order="ckplus", seed=seed)
 
 
-def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, validation, tensorboard, seed):
+def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, validation, tensorboard, seed, strategy):
     validation_size, validation_by = validation
-    return training.cross_validate(source, model, folds, out_dir=out_dir, recipe=recipe, seed=seed,
+    return training.cross_validate(source, model, folds, out_dir=out_dir, recipe=recipe, seed=seed, strategy=strategy,
                                    validation_size=validation_size, validation_by=validation_by,
                                    model_kwargs=model_kwargs,
                                    verbose=verbose, tensorboard=tensorboard, figures=True,
@@ -336,14 +336,14 @@ def _run_job(job):
         setup = _real_row(model, job["features"], recipe, dataset, job["data_root"], job["seed"], job["quick"])
     source, folds, recipe, model_kwargs, validation = setup
     summary = _run_row(source, model, folds, os.path.join(job["out_dir"], name, model), recipe, model_kwargs,
-                       job["verbose"], validation, not job["quick"], job["seed"])
+                       job["verbose"], validation, not job["quick"], job["seed"], job["strategy"])
     row.update(summary=summary["summary"], composite=summary["composite"], n_folds=len(summary["folds"]),
                epochs=recipe.epochs, seconds=round(time.perf_counter() - started, 1))
     return row
 
 
 def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, features=None, quick=False, seed=0,
-              epochs=None, workers=None, verbose=0, progress=False):
+              epochs=None, workers=None, verbose=0, progress=False, strategy="default"):
     """Run the results-table rows of ``paper`` (or all five) and write ``reproduce.md``/``reproduce.json``.
 
     Args:
@@ -360,6 +360,8 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
             the time. Workers are spawned: a script that calls this needs ``if __name__ == "__main__":``.
         verbose: Keras progress bars (0: none).
         progress: tqdm bars while preparing and extracting.
+        strategy: ``"default"`` (one device per row) or ``"mirrored"`` (every local device for each row; rows
+            then run one after another, in this process: ``workers`` is 1).
 
     Returns:
         The dict written to ``reproduce.json``.
@@ -370,6 +372,8 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
     if workers is None:
         workers = max(1, min(4, os.cpu_count() or 1))
     workers = check_int(workers, "workers", minimum=1)
+    if strategy != "default":  # each row takes every device
+        workers = 1
     if dataset != "synthetic":
         from data_prep.datasets import ADAPTERS
 
@@ -391,7 +395,8 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
                 data[mode] = synthetic_data(os.path.join(out_dir, "data", mode), mode, seed, progress)
             folders = data[mode]
         jobs += [dict(paper=name, model=model, dataset=dataset, folders=folders, features=features,
-                      data_root=data_root, quick=quick, epochs=epochs, seed=seed, out_dir=out_dir, verbose=verbose)
+                      data_root=data_root, quick=quick, epochs=epochs, seed=seed, out_dir=out_dir, verbose=verbose,
+                      strategy=strategy)
                  for model in _rows(name, quick)]
     skipped = {index: _skip_reason(job) for index, job in enumerate(jobs)}
     todo = [job for index, job in enumerate(jobs) if not skipped[index]]

@@ -46,6 +46,14 @@ def test_real_dataset_run_on_a_cache_writes_the_table(tiny_cache, tmp_path):
     assert "not comparable" not in text  # that warning is for synthetic runs
 
 
+def test_mirrored_rows_run_one_after_another_on_every_device(tiny_cache, tmp_path):
+    results = reproduce.reproduce(tmp_path, paper="ast", dataset="casme2", features=str(tiny_cache), quick=True,
+                                  epochs=1, workers=2, strategy="mirrored")
+    assert results["workers"] == 1 and results["backend"] == "tensorflow"
+    fold = json.loads((tmp_path / "ast" / "ast" / "results.json").read_text())["folds"][0]
+    assert (fold["strategy"], fold["replicas"]) == ("mirrored", 1)  # this machine's one CPU device
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="paper"):
         reproduce.reproduce(tmp_path, paper="vgg")
