@@ -20,6 +20,17 @@ from keras_fer.data.sources import ArraySource
 __all__ = ["flow_source", "mirror_flow"]
 
 
+def _window(row, prepared_dir):
+    """A sample's annotated (onset, offset) frames, or a ValueError that names the sample and the file."""
+    try:
+        return int(row["onset"]), int(row["offset"])
+    except (KeyError, ValueError):
+        raise ValueError(f"{os.path.join(prepared_dir, 'manifest.csv')}: sample {row['id']!r} has no onset and offset "
+                         f"frame (onset={row.get('onset', '')!r}, offset={row.get('offset', '')!r}); STANet's flow "
+                         "is computed over the onset..offset window: prepare from a manifest CSV (or a dataset "
+                         "adapter) that gives both") from None
+
+
 def flow_source(prepared_dir, num_flows=10, size=32, bound=0.5):
     """STANet's input for every prepared sample: flow of the onset..offset window (its learning check's recipe)."""
     rows = {row["id"]: row for row in manifest.read_csv(os.path.join(prepared_dir, "manifest.csv"))}
@@ -27,7 +38,7 @@ def flow_source(prepared_dir, num_flows=10, size=32, bound=0.5):
     classes = sorted({s.label for s in samples})
     clips = []
     for s in samples:
-        onset, offset = int(rows[s.id]["onset"]), int(rows[s.id]["offset"])
+        onset, offset = _window(rows[s.id], prepared_dir)
         video = prepared.load_crops([os.path.join(s.crops_dir, f"{frame:06d}.jpg") for frame in s.source_frames],
                                     None)
         positions = onset + sample("stanet", offset - onset + 1, num_frames=num_flows + 1)
