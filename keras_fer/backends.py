@@ -65,12 +65,14 @@ class InferenceFunction:
         forward: ``forward(call, x) -> outputs`` using ``keras.ops`` only; None: ``call(x)``.
         jit_compile: XLA compilation on TensorFlow (JAX always compiles with XLA).
         input_signature: TensorFlow's ``[tf.TensorSpec]`` to trace once; None: retrace per new input shape.
+            Ignored on JAX, which traces once per input shape anyway.
     """
 
     def __init__(self, model, forward=None, *, jit_compile=False, input_signature=None):
         check_supported()
         forward = forward or (lambda call, x: call(x))
         model_ref = weakref.ref(model)
+        self._model_ref, self._jax = model_ref, None
         if name() == "jax":
             import jax
 
@@ -80,7 +82,6 @@ class InferenceFunction:
 
                 return forward(call, x)
 
-            self._model_ref = model_ref
             self._jax = jax
             self._function = jax.jit(stateless)
         else:
@@ -97,14 +98,14 @@ class InferenceFunction:
         return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
 
     def __call__(self, x):
-        if hasattr(self, "_jax"):
+        if self._jax is not None:
             return self._function(*self._state(), x)
         return self._function(x)
 
     def output_shapes(self, shape, dtype):
         """The outputs' shapes (a structure like the outputs) for an input of ``shape`` and ``dtype``, traced
         once without computing."""
-        if hasattr(self, "_jax"):
+        if self._jax is not None:
             spec = self._jax.ShapeDtypeStruct(shape, dtype)
             outputs = self._jax.eval_shape(self._function, *self._state(), spec)
         else:

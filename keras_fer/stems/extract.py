@@ -37,11 +37,6 @@ def _gpu_available():
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def _tensorflow_signature(batch_shape, dtype):
-    """The fixed input signature of a TensorFlow trace (None on JAX, which traces per shape anyway)."""
-    return [tf.TensorSpec(batch_shape, tf.as_dtype(dtype))] if backends.name() == "tensorflow" else None
-
-
 def _check_flag(value, name):
     if value not in (_AUTO, True, False):
         raise ValueError(f"extract_features: `{name}` must be 'auto', True or False; received {name}={value!r}")
@@ -280,7 +275,7 @@ def _compiled_forward(stem, preprocess, batch_shape, dtype, use_xla, use_mixed, 
             return [ops.cast(output, output_dtype) for output in outputs]  # [(B, *feature_shape)]
 
         compiled = backends.inference_function(model, forward, jit_compile=use_xla,
-                                               input_signature=_tensorflow_signature(batch_shape, dtype))
+                                               input_signature=[tf.TensorSpec(batch_shape, tf.as_dtype(dtype))])
         if len(cache) >= _MAX_COMPILED_PER_STEM:  # e.g. a new lambda as `preprocess` on every call
             cache.pop(next(iter(cache)))
         cache[key] = (model if model is not stem else None, compiled)
