@@ -304,9 +304,11 @@ def _add_fit_options(p):
 
 
 def _add_strategy(p, more=""):
-    p.add_argument("--strategy", choices=["default", "mirrored"], default="default",
+    p.add_argument("--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
                    help="default: one device; mirrored: every local GPU (or CPU device), the recipe's batch split "
-                        f"over them (MirroredStrategy on TensorFlow, DataParallel on JAX){more}")
+                        "over them (MirroredStrategy on TensorFlow, DataParallel on JAX); multi-worker: every "
+                        "device of the machines TF_CONFIG names, the same command on each (TensorFlow's "
+                        f"MultiWorkerMirroredStrategy; worker 0 writes OUT, which every worker must see){more}")
 
 
 def _add_training(sub):
@@ -355,7 +357,7 @@ def _add_training(sub):
                                                "at most 4)")
     p.add_argument("--verbose", action="store_true", help="progress bars")
     p.add_argument("--out", required=True, help="output folder (a rerun resumes)")
-    _add_strategy(p, "; mirrored runs the rows one after another")
+    _add_strategy(p, "; mirrored and multi-worker run the rows one after another")
 
 
 def build_parser():

@@ -106,6 +106,16 @@ def _fit_options(args):
                 strategy=args.strategy)
 
 
+def _not_chief(args):
+    """True (and says so) in a multi-worker job's workers other than the chief, which write nothing into OUT."""
+    from keras_fer.training import distribute
+
+    if distribute.is_chief(args.strategy):
+        return False
+    print(f"{args.command} done on this worker; the chief (worker 0) writes the results into {args.out}")
+    return True
+
+
 def _train(args):
     from keras_fer.jobs import training
 
@@ -115,6 +125,8 @@ def _train(args):
             training.train_model(source, args.model, out_dir=args.out, recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
         return _error(args, error)
+    if _not_chief(args):
+        return 0
     with open(os.path.join(args.out, "train.json"), encoding="utf-8") as handle:
         import json
 
@@ -147,6 +159,8 @@ def _cv(args):
                                               recipe=_recipe(args), **_fit_options(args))
     except (ValueError, TypeError, FileNotFoundError) as error:
         return _error(args, error)
+    if _not_chief(args):
+        return 0
     with open(os.path.join(args.out, "results.md"), encoding="utf-8") as handle:
         print(handle.read())
     summary = results["summary"]
@@ -191,6 +205,8 @@ def _reproduce(args):
                             verbose="auto" if args.verbose else 0, progress=args.verbose)
     except (ValueError, TypeError, FileNotFoundError) as error:
         return _error(args, error)
+    if _not_chief(args):
+        return 0
     with open(os.path.join(args.out, "reproduce.md"), encoding="utf-8") as handle:
         print(handle.read())
     return 0
@@ -275,6 +291,13 @@ COMMANDS = {
 
 def run(args):
     """Run the command of parsed options (:func:`keras_fer_cli.build_parser`); its exit code."""
+    if getattr(args, "strategy", None) == "multi-worker":
+        from keras_fer.training import distribute
+
+        try:  # before any TensorFlow operation: the collective operations are configured once, at start-up
+            distribute.multi_worker_strategy()
+        except ValueError as error:
+            return _error(args, error)
     code = COMMANDS[args.command](args)
     # A job that failed mid-epoch leaves its tf.data iterator in a reference cycle; destroyed at interpreter exit it
     # would wait forever for its reader threads' numpy_function calls, which cannot take the GIL then (a hang).

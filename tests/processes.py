@@ -1,7 +1,13 @@
-"""Killing a child process at a chosen moment, for the kill -9 resume tests."""
+"""Killing a child process at a chosen moment, and comparing what the resumed run learned, for the kill -9
+resume tests."""
 
+import os
 import signal
 import time
+
+import numpy as np
+
+from keras_fer.training import train
 
 
 def kill_when(process, ready, timeout):
@@ -18,3 +24,12 @@ def kill_when(process, ready, timeout):
     finally:
         process.kill()
         process.wait()
+
+
+def same_history(resumed_dir, whole_dir):
+    """The ``history.csv`` of the resumed run in ``resumed_dir`` is the uninterrupted run's, epoch by epoch."""
+    resumed = train.read_history(os.path.join(resumed_dir, train.HISTORY))
+    whole = train.read_history(os.path.join(whole_dir, train.HISTORY))
+    assert sorted(resumed) == sorted(whole) and len(whole["loss"]) > 0
+    for key in whole:
+        np.testing.assert_allclose(resumed[key], whole[key], rtol=1e-4, atol=1e-6, err_msg=key)

@@ -39,3 +39,13 @@ def test_child_layers_and_symbolic_call():
 def test_a_missing_attribute_names_itself_and_the_keras_version():
     with pytest.raises(keras_private.KerasPrivateAPIError, match=r"_inbound_nodes.*not supported"):
         keras_private.inbound_nodes(object())
+
+
+def test_multi_worker_fit_mends_the_trainer_and_puts_it_back():
+    """The fit itself is tested by tests/cli/test_multi_worker.py (two worker processes)."""
+    from keras.src.backend.tensorflow import trainer
+
+    originals = trainer.reduce_per_replica, trainer.TensorFlowTrainer._maybe_symbolic_build
+    with keras_private.multi_worker_fit():
+        assert (trainer.reduce_per_replica, trainer.TensorFlowTrainer._maybe_symbolic_build) != originals
+    assert (trainer.reduce_per_replica, trainer.TensorFlowTrainer._maybe_symbolic_build) == originals

@@ -53,6 +53,7 @@ from keras_fer.data.flow import flow_source
 from keras_fer.evaluation import reported, splits
 from keras_fer.jobs import training
 from keras_fer.models.registry import get_spec, list_models
+from keras_fer.training import distribute
 from keras_fer.training.recipes import get_recipe
 
 __all__ = ["PAPERS", "SYNTHETIC_PLANS", "SyntheticPlan", "dataset_folds", "end_to_end_reason", "reproduce",
@@ -360,8 +361,9 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
             the time. Workers are spawned: a script that calls this needs ``if __name__ == "__main__":``.
         verbose: Keras progress bars (0: none).
         progress: tqdm bars while preparing and extracting.
-        strategy: ``"default"`` (one device per row) or ``"mirrored"`` (every local device for each row; rows
-            then run one after another, in this process: ``workers`` is 1).
+        strategy: ``"default"`` (one device per row), ``"mirrored"`` (every local device for each row) or
+            ``"multi-worker"`` (every device of the machines ``TF_CONFIG`` names; the chief writes ``out_dir``);
+            with either of the last two the rows run one after another, in this process: ``workers`` is 1.
 
     Returns:
         The dict written to ``reproduce.json``.
@@ -383,7 +385,13 @@ def reproduce(out_dir, paper="all", dataset="synthetic", data_root=None, feature
         if features is None:
             raise ValueError("a real dataset needs `features`: the feature cache to read "
                              "(see docs/training.md, 'Real datasets')")
-    out_dir = os.fspath(out_dir)
+    with distribute.output_folder(out_dir, strategy) as out_dir:
+        return _reproduce(out_dir, papers, dataset, data_root, features, quick, seed, epochs, workers, verbose,
+                          progress, strategy)
+
+
+def _reproduce(out_dir, papers, dataset, data_root, features, quick, seed, epochs, workers, verbose, progress,
+               strategy):
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()
     data, jobs = {}, []

@@ -175,16 +175,22 @@ def run_fold(source, model, fold, *, out_dir, recipe=None, validation_size=0.1, 
         verbose: Keras's progress bars (``"auto"``), 0 for none.
         tensorboard: write TensorBoard logs.
         figures: write the confusion matrix and training curve PNGs.
-        strategy: ``"default"`` (one device) or ``"mirrored"`` (every local device;
-            :mod:`keras_fer.training.distribute`).
+        strategy: ``"default"`` (one device), ``"mirrored"`` (every local device) or ``"multi-worker"``
+            (every device of the machines ``TF_CONFIG`` names; the chief writes ``out_dir``):
+            :mod:`keras_fer.training.distribute`.
 
     Returns:
         :func:`keras_fer.evaluation.metrics.classification_report` of the test side, plus ``fold``,
         ``model``, ``best_epoch``, ``epochs_run``, ``monitor``, ``n_train``, ``n_validation``, ``seconds``, and
-        where it trained: ``strategy``, ``backend``, ``replicas``, ``global_batch``.
+        where it trained: ``strategy``, ``backend``, ``replicas``, ``workers``, ``global_batch``.
     """
-    recipe = _resolve_recipe(recipe, model)
-    out_dir = os.fspath(out_dir)
+    with distribute.output_folder(out_dir, strategy) as out_dir:
+        return _run_fold(source, model, fold, out_dir, _resolve_recipe(recipe, model), validation_size,
+                         validation_by, seed, model_kwargs, monitor, patience, verbose, tensorboard, figures, strategy)
+
+
+def _run_fold(source, model, fold, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor,
+              patience, verbose, tensorboard, figures, strategy):
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()
     network, fitted, fold, placement = _fit(source, model, fold, out_dir, recipe, validation_size, validation_by,
@@ -211,8 +217,13 @@ def train_model(source, model, *, out_dir, recipe=None, validation_size=0.1, val
     :func:`keras_fer.inference.load_trained` needs to run the model on a video) and the training curves beside
     :func:`~keras_fer.training.train.fit`'s files. Returns the trained model.
     """
-    recipe = _resolve_recipe(recipe, model)
-    out_dir = os.fspath(out_dir)
+    with distribute.output_folder(out_dir, strategy) as out_dir:
+        return _train_model(source, model, out_dir, _resolve_recipe(recipe, model), validation_size, validation_by,
+                            seed, model_kwargs, monitor, patience, verbose, tensorboard, figures, strategy)
+
+
+def _train_model(source, model, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor,
+                 patience, verbose, tensorboard, figures, strategy):
     os.makedirs(out_dir, exist_ok=True)
     everything = splits.Fold("train", [row["id"] for row in source.rows], [])
     network, fitted, fold, placement = _fit(source, model, everything, out_dir, recipe, validation_size,
@@ -258,8 +269,14 @@ def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_siz
         ``{"model", "recipe", "folds": [fold reports], "summary": {metric: {"mean", "std", "per_fold",
         "n_folds"}}, "composite": {"uf1", "uar", "accuracy", ...}, "class_names"}`` (also ``results.json``).
     """
-    recipe = _resolve_recipe(recipe, model)
-    out_dir = os.fspath(out_dir)
+    with distribute.output_folder(out_dir, strategy) as out_dir:
+        return _cross_validate(source, model, folds, out_dir, _resolve_recipe(recipe, model), validation_size,
+                               validation_by, seed, model_kwargs, monitor, patience, verbose, tensorboard, figures,
+                               fold_figures, strategy)
+
+
+def _cross_validate(source, model, folds, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor,
+                    patience, verbose, tensorboard, figures, fold_figures, strategy):
     os.makedirs(out_dir, exist_ok=True)
     splits.check_folds(folds, source.rows)
     reports = []
@@ -270,10 +287,9 @@ def cross_validate(source, model, folds, *, out_dir, recipe=None, validation_siz
             with open(done, encoding="utf-8") as handle:
                 reports.append(json.load(handle))
             continue
-        reports.append(run_fold(source, model, fold, out_dir=fold_dir, recipe=recipe, validation_size=validation_size,
-                                validation_by=validation_by, seed=seed, model_kwargs=model_kwargs, monitor=monitor,
-                                patience=patience, verbose=verbose, tensorboard=tensorboard,
-                                figures=figures and fold_figures, strategy=strategy))
+        reports.append(_run_fold(source, model, fold, fold_dir, recipe, validation_size, validation_by, seed,
+                                 model_kwargs, monitor, patience, verbose, tensorboard, figures and fold_figures,
+                                 strategy))
     summary = splits.summarise([{m: r[m] for m in SUMMARY_METRICS + ("best_epoch",)} for r in reports])
     counts = np.sum([np.asarray(r["confusion_matrix"]) for r in reports], axis=0)
     composite = metrics.composite_from_counts(counts, len(reports))  # over all folds' predictions (MEGC UF1/UAR)

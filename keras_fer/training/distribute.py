@@ -1,12 +1,22 @@
-"""Training on every device of a machine: ``--strategy default|mirrored`` of ``train``, ``cv`` and ``reproduce``.
+"""Training on every device of a machine, or of several: ``--strategy default|mirrored|multi-worker`` of
+``train``, ``cv`` and ``reproduce``.
 
 ``mirrored`` keeps one copy of the model on each local device and splits
 every batch between them, with the backend's own engine:
 ``tf.distribute.MirroredStrategy`` on TensorFlow,
-``keras.distribution.DataParallel`` on JAX. The recipe's batch size is the
+``keras.distribution.DataParallel`` on JAX. ``multi-worker`` does the same
+across machines with ``tf.distribute.MultiWorkerMirroredStrategy``
+(TensorFlow only), configured by ``TF_CONFIG`` as TensorFlow documents it:
+every machine runs the same command. The recipe's batch size is the
 global batch (each of R devices computes batch / R clips of it) and the
 recipe's learning rate is kept as it is: the update is the one a single
 device makes on the same global batch.
+
+In a multi-worker job the chief (the ``chief`` task, else worker 0) writes
+the outputs; every other worker runs the same job in a temporary copy of
+the output folder (:func:`output_folder`), so that it resumes from the same
+state as the chief, and removes the copy at the end. The output folder must
+therefore be on a file system that every worker sees.
 
 Example:
 
@@ -18,24 +28,29 @@ Example:
 
 import contextlib
 import dataclasses
+import os
+import shutil
+import tempfile
 
 import keras
 
-from keras_fer import backends
+from data_prep import cluster
+from keras_fer import backends, keras_private
 
-__all__ = ["STRATEGIES", "Placement", "scope"]
+__all__ = ["STRATEGIES", "Placement", "is_chief", "multi_worker_strategy", "output_folder", "scope"]
 
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
-    """Where a training run runs: ``strategy`` (one of :data:`STRATEGIES`), ``backend`` and ``replicas`` (the
-    model copies that share each batch)."""
+    """Where a training run runs: ``strategy`` (one of :data:`STRATEGIES`), ``backend``, ``replicas`` (the
+    model copies that share each batch, over all workers) and ``workers`` (the processes, one per machine)."""
 
     strategy: str
     backend: str
     replicas: int
+    workers: int = 1
 
     def record(self):
         """The entries ``train.json`` and the results files record."""
@@ -45,6 +60,74 @@ class Placement:
 def _check(strategy):
     if strategy not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {', '.join(STRATEGIES)}; received strategy={strategy!r}")
+
+
+_multi_worker = None
+
+
+def multi_worker_strategy():
+    """This process's ``tf.distribute.MultiWorkerMirroredStrategy``, made from ``TF_CONFIG`` on the first call.
+
+    TensorFlow configures its collective operations when the strategy is
+    made, which must come before any other TensorFlow operation of the
+    process: ``keras-fer`` calls this first thing for ``--strategy
+    multi-worker``, and a Python program must too.
+
+    Raises:
+        ValueError: not on the TensorFlow backend, no ``TF_CONFIG``, or TensorFlow already started.
+    """
+    global _multi_worker
+    if _multi_worker is not None:
+        return _multi_worker
+    backends.check_supported()
+    if backends.name() != "tensorflow":
+        raise ValueError(f"--strategy multi-worker trains with TensorFlow's MultiWorkerMirroredStrategy; this "
+                         f"process runs Keras on {backends.name()!r}: set KERAS_BACKEND=tensorflow")
+    if not os.environ.get("TF_CONFIG"):
+        raise ValueError('--strategy multi-worker needs TF_CONFIG on every worker, e.g. {"cluster": {"worker": '
+                         '["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}} '
+                         "(docs/training.md, Several machines)")
+    cluster.process_share()  # a readable TF_CONFIG, or a ValueError that says what is wrong
+    import tensorflow as tf
+
+    try:
+        _multi_worker = tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as error:
+        raise ValueError(f"--strategy multi-worker: {error}; make the strategy (keras_fer.training.distribute."
+                         "multi_worker_strategy()) before any other TensorFlow operation of the process") from None
+    return _multi_worker
+
+
+def is_chief(strategy="default"):
+    """False only in a multi-worker job's workers other than the chief (they write no outputs)."""
+    _check(strategy)
+    return strategy != "multi-worker" or cluster.process_share()[0] == 0
+
+
+_in_output_folder = False
+
+
+@contextlib.contextmanager
+def output_folder(out_dir, strategy="default"):
+    """The folder this process writes a job's outputs into: ``out_dir``, except on a multi-worker job's
+    workers other than the chief, where it is a temporary copy of ``out_dir`` (what an interrupted job left
+    there: every worker must resume from the same epoch; TensorBoard logs are not copied), removed on exit.
+    Inside another ``output_folder`` it is ``out_dir`` itself."""
+    global _in_output_folder
+    out_dir = os.fspath(out_dir)
+    if _in_output_folder or is_chief(strategy):
+        yield out_dir
+        return
+    scratch = tempfile.mkdtemp(prefix="keras-fer-worker-")
+    copy = os.path.join(scratch, "out")
+    if os.path.isdir(out_dir):
+        shutil.copytree(out_dir, copy, ignore=shutil.ignore_patterns("logs"))
+    _in_output_folder = True
+    try:
+        yield copy
+    finally:
+        _in_output_folder = False
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -68,6 +151,10 @@ def scope(strategy="default"):
             yield Placement(strategy, backend, len(devices))
         finally:
             keras.distribution.set_distribution(previous)
+    elif strategy == "multi-worker":
+        workers = multi_worker_strategy()
+        with workers.scope(), keras_private.multi_worker_fit():
+            yield Placement(strategy, backend, workers.num_replicas_in_sync, cluster.process_share()[1])
     else:
         import tensorflow as tf
 
@@ -89,10 +176,20 @@ def for_replicas(dataset, replicas, *, training):
     loss and the metrics are those of the real clips; they yield
     ``(inputs, labels, weights)``. With one replica ``dataset`` is returned
     unchanged.
+
+    Across workers the dataset is sharded by data, said explicitly
+    (``AutoShardPolicy.DATA``): every worker reads the same seeded order and
+    keeps its own replicas' part of each global batch, so that an epoch sees
+    every clip once over all workers. Sharding by file does not apply: the
+    readers are not file datasets TensorFlow could split.
     """
     if replicas == 1:
         return dataset
     import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
 
     def size(labels):
         return tf.shape(labels)[0]

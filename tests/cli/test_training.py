@@ -109,3 +109,11 @@ def test_epochs_below_ceflnets_warmup_shrink_it_in_train_and_cv():
                                                         "2", "--out", "runs"])
         recipe = cli._recipe(args)
         assert (recipe.epochs, recipe.warmup_epochs) == (2, 0)
+
+
+def test_multi_worker_without_tf_config_is_a_clear_error(tiny_cache, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert cli.main(["train", "--data", str(tiny_cache), "--out", str(tmp_path / "x"), "--strategy",
+                     "multi-worker"] + COMMON) == 2
+    assert "keras-fer train: error: --strategy multi-worker needs TF_CONFIG" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from keras_fer import cli
-from keras_fer.training import train
-from tests.processes import kill_when
+from tests.processes import kill_when, same_history
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # ECNN-FSA: per-segment random frame draws in training and dropout 0.5 in the head.
@@ -46,14 +45,6 @@ def _rerun(argv):
     assert finished.returncode == 0, finished.stderr.decode()[-3000:]
 
 
-def _same_history(resumed_dir, whole_dir):
-    resumed = train.read_history(os.path.join(resumed_dir, train.HISTORY))
-    whole = train.read_history(os.path.join(whole_dir, train.HISTORY))
-    assert sorted(resumed) == sorted(whole) and len(whole["loss"]) > 0
-    for key in whole:
-        np.testing.assert_allclose(resumed[key], whole[key], rtol=1e-4, atol=1e-6, err_msg=key)
-
-
 def _same_weights(resumed_path, whole_path):
     for mine, theirs in zip(keras.saving.load_model(resumed_path).get_weights(),
                             keras.saving.load_model(whole_path).get_weights()):
@@ -68,7 +59,7 @@ def test_train_killed_and_rerun_equals_the_uninterrupted_run(tiny_cache, tmp_pat
     _kill_after(argv + ["--out", str(cut)], cut / "backup", epochs_done=3)
     assert not (cut / "model.keras").exists()
     _rerun(argv + ["--out", str(cut)])
-    _same_history(cut, whole)
+    same_history(cut, whole)
     mine, theirs = (json.loads((folder / "train.json").read_text()) for folder in (cut, whole))
     assert mine["best_epoch"] == theirs["best_epoch"] and mine["validation_ids"] == theirs["validation_ids"]
     _same_weights(cut / "model.keras", whole / "model.keras")
@@ -84,7 +75,7 @@ def test_cv_killed_in_a_fold_and_rerun_equals_the_uninterrupted_run(tiny_cache, 
     _rerun(argv + ["--out", str(cut)])
     mine, theirs = (json.loads((folder / "results.json").read_text()) for folder in (cut, whole))
     for fold, (resumed, uninterrupted) in enumerate(zip(mine["folds"], theirs["folds"]), 1):
-        _same_history(cut / f"fold_{fold:02d}", whole / f"fold_{fold:02d}")
+        same_history(cut / f"fold_{fold:02d}", whole / f"fold_{fold:02d}")
         for key in ("best_epoch", "epochs_run", "accuracy", "confusion_matrix"):
             assert resumed[key] == uninterrupted[key], (fold, key)
     assert mine["summary"] == theirs["summary"]

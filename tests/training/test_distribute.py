@@ -1,5 +1,6 @@
 """``--strategy mirrored`` (keras_fer.training.distribute): two devices learn what one device learns."""
 
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,49 @@ def test_one_replica_leaves_the_data_alone_and_unknown_strategies_are_named():
     assert distribute.for_replicas(data, 1, training=True) is data
     with pytest.raises(ValueError, match="strategy"), distribute.scope("multi_gpu"):
         pass
+
+
+def _tf_config(monkeypatch, kind, index, chief=False):
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"], **({"chief": ["127.0.0.1:3"]} if chief else {})}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}}))
+
+
+@pytest.mark.backend("tensorflow")  # it checks the backend first
+def test_multi_worker_says_what_it_needs(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="needs TF_CONFIG on every worker"):
+        distribute.multi_worker_strategy()
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ValueError, match="not a TensorFlow cluster configuration"):
+        distribute.multi_worker_strategy()
+    monkeypatch.setattr(distribute.backends, "name", lambda: "jax")
+    with pytest.raises(ValueError, match="set KERAS_BACKEND=tensorflow"):
+        distribute.multi_worker_strategy()
+
+
+def test_the_chief_is_the_chief_task_else_worker_0(monkeypatch):
+    _tf_config(monkeypatch, "worker", 0)
+    assert distribute.is_chief("multi-worker")
+    _tf_config(monkeypatch, "worker", 0, chief=True)
+    assert not distribute.is_chief("multi-worker") and distribute.is_chief("mirrored")
+    _tf_config(monkeypatch, "chief", 0, chief=True)
+    assert distribute.is_chief("multi-worker")
+
+
+def test_other_workers_write_in_a_temporary_copy_of_the_output_folder(monkeypatch, tmp_path):
+    out = tmp_path / "out"
+    (out / "fold_01" / "logs").mkdir(parents=True)
+    (out / "fold_01" / "history.csv").write_text("epoch,loss\n0,1.0\n")
+    _tf_config(monkeypatch, "worker", 0)
+    with distribute.output_folder(out, "multi-worker") as folder:
+        assert folder == str(out)
+    _tf_config(monkeypatch, "worker", 1)
+    with distribute.output_folder(out, "multi-worker") as folder:
+        assert folder != str(out) and (tmp_path / "out" / "fold_01" / "history.csv").is_file()
+        copy = os.path.join(folder, "fold_01")
+        assert sorted(os.listdir(copy)) == ["history.csv"]  # TensorBoard logs are not copied
+        with distribute.output_folder(copy, "multi-worker") as inner:
+            assert inner == copy  # a job inside a job writes where the outer one does
+        with open(os.path.join(copy, "result.json"), "w") as handle:
+            handle.write("{}")
+    assert not os.path.exists(folder) and not (out / "fold_01" / "result.json").exists()

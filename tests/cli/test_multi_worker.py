@@ -1,0 +1,138 @@
+"""``--strategy multi-worker``: two worker processes on loopback addresses (``TF_CONFIG`` with ``127.0.0.1``
+ports) train together; the chief alone writes ``--out``; after one worker is killed with ``kill -9`` and both
+are restarted, the job ends as if it had never been interrupted."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.processes import kill_when, same_history
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI = [sys.executable, "-c", "import sys, keras_fer_cli; sys.exit(keras_fer_cli.main())"]
+# ECNN-FSA's head on the tiny cache: per-segment random frame draws and dropout, as in tests/jobs/test_exact_resume.
+HEAD = ["--sampler", "ecnn_fsa", "--model", "ecnn_fsa", "--batch-size", "4", "--quiet", "--no-tensorboard",
+        "--set", "learning_rate=0.05", "--validation-size", "1", "--seed", "3", "--strategy", "multi-worker"]
+
+
+def _ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for one in sockets:
+        one.bind(("127.0.0.1", 0))
+    ports = [one.getsockname()[1] for one in sockets]
+    for one in sockets:
+        one.close()
+    return ports
+
+
+def _start(argv, tmp_path):
+    """Both workers of a two-worker job running ``keras-fer argv``; worker 0 is the chief."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _ports(2)]}
+    workers = []
+    for index in range(2):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        env = {**os.environ, "PYTHONPATH": ROOT, "TF_CONFIG": config, "KERAS_BACKEND": "tensorflow",
+               "TMPDIR": str(tmp_path)}
+        workers.append(subprocess.Popen(CLI + argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE))
+    return workers
+
+
+def _finish(workers, timeout=600):
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=timeout)
+        assert worker.returncode == 0, err.decode()[-3000:]
+        outputs.append(out.decode())
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def whole(tiny_cache, tmp_path_factory):
+    """A head trained for 6 epochs by two workers, never interrupted."""
+    tmp = tmp_path_factory.mktemp("whole")
+    out = tmp / "out"
+    chief, other = _finish(_start(["train", "--data", str(tiny_cache), "--epochs", "6", "--out", str(out)] + HEAD,
+                                  tmp))
+    return {"out": out, "tmp": tmp, "printed": (chief, other)}
+
+
+def test_two_workers_train_and_the_chief_alone_writes(whole):
+    info = json.loads((whole["out"] / "train.json").read_text())
+    assert (info["strategy"], info["workers"], info["replicas"], info["global_batch"]) == ("multi-worker", 2, 2, 4)
+    assert info["epochs_run"] == 6 and np.isfinite(info["history"]["loss"]).all()
+    chief, other = whole["printed"]
+    assert "trained ecnn_fsa" in chief and "the chief (worker 0) writes the results" in other
+    assert (whole["out"] / "model.keras").is_file()
+    # the other worker wrote in a temporary copy of OUT (under TMPDIR), removed when it finished
+    assert not [name for name in os.listdir(whole["tmp"]) if name.startswith("keras-fer-worker-")]
+
+
+def test_two_workers_validate_on_every_clip_once(whole, tiny_cache):
+    """The selected epoch's val_loss over both workers is the loss of its model on the validation clips, each
+    counted once (4 clips: two per worker, no padding)."""
+    import keras
+
+    import keras_fer  # noqa: F401  (registers the layers for loading)
+    from keras_fer.data.sources import open_source
+
+    info = json.loads((whole["out"] / "train.json").read_text())
+    model = keras.saving.load_model(whole["out"] / "model.keras")
+    data = open_source(tiny_cache, sampler="ecnn_fsa").dataset(info["validation_ids"], training=False, batch_size=4)
+    loss, accuracy = model.evaluate(data, verbose=0)
+    selected = info["best_epoch"] - 1
+    np.testing.assert_allclose(loss, info["history"]["val_loss"][selected], rtol=1e-5)
+    np.testing.assert_allclose(accuracy, info["history"]["val_sparse_categorical_accuracy"][selected], rtol=1e-6)
+
+
+def test_two_workers_resume_after_one_is_killed(whole, tiny_cache, tmp_path):
+    out = tmp_path / "out"
+    argv = ["train", "--data", str(tiny_cache), "--epochs", "6", "--out", str(out)] + HEAD
+    chief, other = _start(argv, tmp_path)
+    metadata = out / "backup" / "training_metadata.json"
+
+    def two_epochs_done():
+        try:
+            return json.loads(metadata.read_text())["epoch"] >= 2
+        except (OSError, ValueError):
+            return False
+
+    kill_when(other, two_epochs_done, timeout=300)
+    assert other.returncode == -signal.SIGKILL
+    time.sleep(1)
+    chief.kill()  # a job manager restarts the whole job: the chief waits for its peer in vain
+    chief.wait()
+    assert not (out / "model.keras").exists()
+    _finish(_start(argv, tmp_path))
+    same_history(out, whole["out"])
+    mine, theirs = (json.loads((folder / "train.json").read_text()) for folder in (out, whole["out"]))
+    assert mine["best_epoch"] == theirs["best_epoch"] and mine["validation_ids"] == theirs["validation_ids"]
+
+
+def test_two_workers_train_an_end_to_end_model_from_a_prepared_folder(prepared_ast, tmp_path):
+    out = tmp_path / "out"
+    argv = ["train", "--data", str(prepared_ast), "--model", "ast_cnn", "--sampler", "ast", "--sampler-option",
+            "num_frames=5", "--model-option", "frame_size=32", "--model-option", "num_frames=5", "--epochs", "2",
+            "--batch-size", "4", "--validation-size", "1", "--quiet", "--no-tensorboard", "--strategy",
+            "multi-worker", "--out", str(out)]
+    _finish(_start(argv, tmp_path))
+    info = json.loads((out / "train.json").read_text())
+    assert (info["preparation"]["input"], info["workers"], info["replicas"]) == ("frames", 2, 2)
+    assert info["epochs_run"] == 2 and np.isfinite(info["history"]["val_loss"]).all()
+
+
+def test_two_workers_cross_validate(tiny_cache, tmp_path):
+    out = tmp_path / "out"
+    argv = ["cv", "--data", str(tiny_cache), "--folds", "2", "--epochs", "2", "--out", str(out)] + HEAD
+    chief, other = _finish(_start(argv, tmp_path))
+    results = json.loads((out / "results.json").read_text())
+    assert results["strategy"] == "multi-worker" and [f["workers"] for f in results["folds"]] == [2, 2]
+    assert sum(f["n_samples"] for f in results["folds"]) == 24  # every clip tested once
+    assert "| mean |" in chief and "the chief (worker 0) writes the results" in other
