@@ -212,6 +212,11 @@ def _add_extract(sub):
                    help="a keyword argument of --sampler (default: those of prepare.json); repeatable")
     p.add_argument("--num-shards", type=int, help="shard files (default: one per 64 samples)")
     _add_process_share(p, "fill one cache")
+    p.add_argument("--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
+                   help="default: one process on one device; mirrored: one process per local GPU (each with "
+                        "CUDA_VISIBLE_DEVICES set to its GPU and its share of the samples); multi-worker: this "
+                        "machine's share of TF_CONFIG's workers (as without --process-index), split over its GPUs "
+                        "as with mirrored")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -360,6 +365,14 @@ def _add_training(sub):
     _add_strategy(p, "; mirrored and multi-worker run the rows one after another")
 
 
+def parse(argv=None):
+    """The parsed options of ``argv`` (None: ``sys.argv``), with ``argv`` itself kept as ``args.argv``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    return args
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-fer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
@@ -385,7 +398,7 @@ _DETECTORS_WITHOUT_TENSORFLOW = ("haar", "full_frame")
 
 def main(argv=None):
     """``keras-fer ...``: parse the options, then run the command (in :mod:`keras_fer.cli` if it needs keras_fer)."""
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     if args.command == "export":  # TensorFlow's formats; model.keras does not depend on the backend it trained on
         os.environ["KERAS_BACKEND"] = "tensorflow"
     if args.command != "prepare" or _detector(args) not in _DETECTORS_WITHOUT_TENSORFLOW:

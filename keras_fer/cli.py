@@ -8,7 +8,7 @@ import gc
 import os
 import sys
 
-from keras_fer_cli import _error, _key_values, _prepare, _sampler_options, build_parser
+from keras_fer_cli import _error, _key_values, _prepare, _sampler_options, parse
 
 
 def _list_layers(args):
@@ -51,6 +51,9 @@ def _extract(args):
             print("keras-fer extract: no --weights: the stem is randomly initialised (seed 0); for tests only",
                   file=sys.stderr)
         process_index, num_processes = process_share(args.process_index, args.num_processes)
+        gpus = _local_gpus() if args.strategy != "default" else []
+        if len(gpus) > 1:
+            return _extract_per_gpu(args, gpus, process_index, num_processes)
         result = cache.extract(
             args.prepared, args.out, stem=args.stem, weights=args.weights, input_size=args.input_size,
             batch_size=args.batch_size, sampler=sampler, sampler_options=options, num_shards=args.num_shards,
@@ -62,6 +65,34 @@ def _extract(args):
              else "incomplete: other processes' shards are still missing; the last process to finish writes "
              "the manifest")
     print(f"extracted {result['computed']}, already done {result['skipped']}; cache {state}")
+    return 0
+
+
+def _local_gpus():
+    """The CUDA_VISIBLE_DEVICES entries of this machine's GPUs (all of them when it is not set)."""
+    import tensorflow as tf
+
+    count = len(tf.config.list_physical_devices("GPU"))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return visible.split(",")[:count] if visible else [str(index) for index in range(count)]
+
+
+def _extract_per_gpu(args, gpus, process_index, num_processes):
+    """``extract --strategy mirrored|multi-worker`` on a machine with several GPUs: one child process per GPU,
+    each with its share of this process's share of the samples (the last one to finish writes the manifest)."""
+    import subprocess
+
+    base = [sys.executable, "-c", "import sys, keras_fer_cli; sys.exit(keras_fer_cli.main())"] + args.argv
+    children = []
+    for index, gpu in enumerate(gpus):
+        share = ["--strategy", "default", "--process-index", str(process_index * len(gpus) + index),
+                 "--num-processes", str(num_processes * len(gpus))]
+        children.append(subprocess.Popen(base + share, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu}))
+    failed = [gpu for gpu, child in zip(gpus, children) if child.wait() != 0]
+    if failed:
+        return _error(args, ValueError(f"the extraction on GPU(s) {', '.join(failed)} failed (see above); "
+                                       "run the same command again to finish the cache"))
+    print(f"extracted on {len(gpus)} GPUs ({', '.join(gpus)}); cache {args.out}")
     return 0
 
 
@@ -291,7 +322,7 @@ COMMANDS = {
 
 def run(args):
     """Run the command of parsed options (:func:`keras_fer_cli.build_parser`); its exit code."""
-    if getattr(args, "strategy", None) == "multi-worker":
+    if args.command in ("train", "cv", "reproduce") and args.strategy == "multi-worker":
         from keras_fer.training import distribute
 
         try:  # before any TensorFlow operation: the collective operations are configured once, at start-up
@@ -307,7 +338,7 @@ def run(args):
 
 def main(argv=None):
     """``keras-fer ...`` in a process that has imported keras_fer already (tests, ``python -m keras_fer.cli``)."""
-    return run(build_parser().parse_args(argv))
+    return run(parse(argv))
 
 
 if __name__ == "__main__":

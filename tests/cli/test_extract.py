@@ -69,3 +69,13 @@ def test_readme_commands(tmp_path, prepared_stcam, monkeypatch, capsys):
     assert cli.main(arguments[2]) == 0
     assert "extracted 6, already done 0; cache complete" in capsys.readouterr().out
     assert cache.open_cache("features_resnet18").num_samples == 12
+
+
+def test_mirrored_runs_one_process_per_gpu(tmp_path, prepared_stcam, capsys, monkeypatch):
+    # Two GPUs as this machine would list them; each child process gets its CUDA_VISIBLE_DEVICES entry and half
+    # of the samples (here on the CPU), and the last one to finish writes the manifest.
+    monkeypatch.setattr(cli, "_local_gpus", lambda: ["3", "5"])
+    out = tmp_path / "features"
+    assert _run(COMMAND + " --num-shards 2 --strategy mirrored", prepared=prepared_stcam, out=out) == 0
+    assert "extracted on 2 GPUs (3, 5)" in capsys.readouterr().out
+    assert cache.open_cache(out).num_samples == 12 and os.path.isfile(out / "manifest.csv")
