@@ -278,8 +278,10 @@ def _add_export(sub):
 def _add_data_options(p):
     p.add_argument("--data", required=True, help="a feature cache (keras-fer extract) or a prepared folder "
                                                  "(keras-fer prepare, for end-to-end models)")
-    p.add_argument("--sampler", default="stored",
-                   help="frame sampler: 'stored' (the data's own, default), a paper name, or 'none'")
+    p.add_argument("--sampler",
+                   help="frame sampler: 'stored' (the data's own), a paper name, or 'none' (every frame); default: "
+                        "the data's own, except that train and cv draw a prepared folder kept with every frame "
+                        "with the model's paper's sampler")
     p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE", help="sampler option (repeatable)")
     p.add_argument("--image-size", type=int, help="prepared folders: resize the crops to this side")
 

@@ -105,11 +105,20 @@ def _checked(args, name, minimum):
 
 
 def _source(args):
+    """The data of ``--data``. Without ``--sampler``: drawn as the data was kept (``stored``), except that ``train``
+    and ``cv`` draw a prepared folder kept with every frame with the model's paper's sampler, as the paper did."""
     from keras_fer.data.sources import open_source
 
     options = _sampler_options(args.sampler_option) if args.sampler_option else None
-    sampler = None if args.sampler == "none" else args.sampler
-    return open_source(args.data, sampler=sampler, sampler_options=options, image_size=_checked(args, "image_size", 1))
+    sampler = {None: "stored", "none": None}.get(args.sampler, args.sampler)
+    image_size = _checked(args, "image_size", 1)
+    if args.sampler is None and args.command in ("train", "cv"):
+        kept = open_source(args.data, image_size=image_size)
+        if kept.input == "frames" and kept.preparation["sampler"] is None:
+            from keras_fer.models import get_spec
+
+            sampler = get_spec(args.model).paper
+    return open_source(args.data, sampler=sampler, sampler_options=options, image_size=image_size)
 
 
 def _reading(data):

@@ -32,6 +32,7 @@ Example:
 >>> results["summary"]["accuracy"]["mean"]                                     # doctest: +SKIP
 """  # noqa: E501
 
+import inspect
 import json
 import math
 import os
@@ -83,6 +84,35 @@ def _resolve_recipe(recipe, model_name):
     return paper_recipes.get_recipe(recipe) if isinstance(recipe, str) else recipe
 
 
+def _shape_options(model, input, shape):
+    """The model options the data decides: a head's ``feature_shape``; an end-to-end model's ``num_frames`` and
+    ``frame_size`` (from frames ``(T, H, W, C)``), where its builder takes them and its registry name does not fix
+    them."""
+    from keras_fer.models import get_spec
+
+    if input == "features":
+        return {"feature_shape": shape}
+    spec = get_spec(model)
+    takes = set(inspect.signature(spec.builder).parameters) - set(spec.fixed)
+    options = {}
+    if "num_frames" in takes and shape[0] is not None:
+        options["num_frames"] = shape[0]
+    if "frame_size" in takes and len(shape) == 4 and None not in shape[1:3]:
+        options["frame_size"] = shape[1] if shape[1] == shape[2] else shape[1:3]
+    return options
+
+
+def _check_input(network, model, shape, given):
+    """The model reads what the data gives, or a ValueError that says which option to change."""
+    expected = tuple(network.inputs[0].shape[1:])
+    if len(expected) == len(shape) and all(a is None or b is None or a == b for a, b in zip(expected, shape)):
+        return
+    raise ValueError(f"model {model!r} reads inputs of shape {expected} per clip, but the data gives {shape}"
+                     + (f" (with --model-option {given})" if given else "")
+                     + ": choose the frames with --sampler and --sampler-option, their size with --image-size, or "
+                       "build the model for the data with --model-option (e.g. num_frames=, frame_size=)")
+
+
 def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor, patience,
          verbose, tensorboard, strategy):
     """Build ``model`` with ``recipe``, fit it on the fold's training side, select on its validation side."""
@@ -93,13 +123,13 @@ def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, s
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by fit before each epoch: exact resume
     train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed, epoch=epoch)
     validation_data = source.dataset(validation_ids, training=False, batch_size=batch_size)
-    kwargs = dict(model_kwargs or {})
-    if source.input == "features" and "feature_shape" not in kwargs:
-        kwargs["feature_shape"] = tuple(train_data.element_spec[0].shape[1:])  # (T, ...); T None without a sampler
+    shape = tuple(train_data.element_spec[0].shape[1:])  # (T, ...); T None without a sampler
+    kwargs = {**_shape_options(model, source.input, shape), **(model_kwargs or {})}
     keras.utils.set_random_seed(seed)
     with distribute.scope(strategy) as placement:
         network = paper_recipes.build_model(recipe, len(source.class_names), math.ceil(len(train_ids) / batch_size),
                                             model=model, input=source.input, **kwargs)
+        _check_input(network, model, shape, model_kwargs or {})
         fitted = train.fit(network, distribute.for_replicas(train_data, placement.replicas, training=True),
                            distribute.for_replicas(validation_data, placement.replicas, training=False),
                            epochs=recipe.epochs, out_dir=out_dir, monitor=monitor, patience=patience,

@@ -117,3 +117,29 @@ def test_multi_worker_without_tf_config_is_a_clear_error(tiny_cache, tmp_path, c
                      "multi-worker"] + COMMON) == 2
     assert "keras-fer train: error: --strategy multi-worker needs TF_CONFIG" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.fixture(scope="module")
+def every_frame(tmp_path_factory):
+    """A prepared folder kept with every frame (prepare without --sampler): 12 clips of 16 frames, 32x32."""
+    from tests.data import helpers
+
+    return helpers.make_prepared(tmp_path_factory.mktemp("every_frame"), None, None)
+
+
+def test_an_end_to_end_model_follows_its_paper_and_the_data(every_frame, tmp_path, capsys, monkeypatch):
+    # docs/training.md's command: no --sampler and no --model-option; AST's sampler draws the frames (the folder
+    # keeps every frame), and the model is built for them (the recipe's 50 epochs).
+    (tmp_path / "prepared").symlink_to(every_frame)
+    monkeypatch.chdir(tmp_path)
+    command = "keras-fer train --data prepared/ --model ast_cnn --out runs/ast_cnn"
+    assert cli.main(command.split()[1:] + ["--quiet", "--no-tensorboard"]) == 0
+    info = json.loads((tmp_path / "runs" / "ast_cnn" / "train.json").read_text())
+    assert info["preparation"]["sampler"] == "ast" and info["preparation"]["image_size"] == 32
+    assert info["epochs_run"] == 50
+    # A model option that contradicts the data is an error that says which options decide, not a Keras error.
+    assert cli.main(["train", "--data", "prepared", "--model", "ast_cnn", "--epochs", "1", "--out", "x",
+                     "--model-option", "frame_size=64"]) == 2
+    err = capsys.readouterr().err
+    assert "model 'ast_cnn' reads inputs of shape" in err and "build the model for the data with --model-option" \
+        in err
