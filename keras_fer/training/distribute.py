@@ -180,8 +180,9 @@ def for_replicas(dataset, replicas, *, training):
     Across workers the dataset is sharded by data, said explicitly
     (``AutoShardPolicy.DATA``): every worker reads the same seeded order and
     keeps its own replicas' part of each global batch, so that an epoch sees
-    every clip once over all workers. Sharding by file does not apply: the
-    readers are not file datasets TensorFlow could split.
+    every clip once over all workers and every worker runs the same number
+    of steps. Sharding by file would not: a fold's clips are spread unevenly
+    over a cache's shard files, and the readers shuffle over all of them.
     """
     if replicas == 1:
         return dataset
