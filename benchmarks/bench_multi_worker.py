@@ -1,6 +1,6 @@
 """Training throughput of two local workers (``--strategy multi-worker``) against one process, side by side.
 
-Run: ``python benchmarks/bench_multi_worker.py [--rounds 2] [--steps 24]``. Each round trains every model
+Run: ``python benchmarks/bench_multi_worker.py [--rounds 2] [--steps 12]``. Each round trains every model
 below once in one process (``default`` strategy) and once in two worker processes on loopback addresses
 (``TF_CONFIG`` with ``127.0.0.1`` ports, MultiWorkerMirroredStrategy), taking turns so that both see the same
 machine load. Each run builds the model as ``keras-fer train`` does (the paper recipe's optimizer and loss;
@@ -25,7 +25,7 @@ BATCH = 16
 MODELS = [
     ("ecnn_fsa head", "ecnn_fsa", "features", {}),
     ("ast head", "ast", "features", {}),
-    ("stcam end to end", "stcam", "frames", {"frame_size": 64}),
+    ("stcam end to end", "stcam", "frames", {"frame_size": 32}),
 ]
 
 
@@ -97,7 +97,7 @@ def _run(workers, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=24)
+    parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--strategy", default="default", help=argparse.SUPPRESS)
     args = parser.parse_args()

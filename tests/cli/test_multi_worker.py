@@ -46,11 +46,18 @@ def _start(argv, tmp_path, cwd=ROOT):
 
 
 def _finish(workers, timeout=600):
+    """The workers' standard outputs once both succeeded; a worker that fails or hangs fails the test, and
+    neither is left running."""
     outputs = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=timeout)
-        assert worker.returncode == 0, err.decode()[-3000:]
-        outputs.append(out.decode())
+    try:
+        for worker in workers:
+            out, err = worker.communicate(timeout=timeout)
+            assert worker.returncode == 0, err.decode()[-3000:]
+            outputs.append(out.decode())
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
     return outputs
 
 
