@@ -22,6 +22,7 @@ def _run(tmp_path, backend, strategy, n):
     return dict(np.load(out))
 
 
+@pytest.mark.backend("tensorflow")  # each backend runs in its own process: once per suite is enough
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_two_devices_learn_what_one_device_learns(tmp_path, backend):
     pytest.importorskip(backend)
