@@ -86,7 +86,7 @@ def multi_worker_strategy():
     if not os.environ.get("TF_CONFIG"):
         raise ValueError('--strategy multi-worker needs TF_CONFIG on every worker, e.g. {"cluster": {"worker": '
                          '["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}} '
-                         "(docs/training.md, Several machines)")
+                         "(docs/backends.md, Several machines)")
     cluster.process_share()  # a readable TF_CONFIG, or a ValueError that says what is wrong
     import tensorflow as tf
 
