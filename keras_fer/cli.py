@@ -105,20 +105,37 @@ def _checked(args, name, minimum):
 
 
 def _source(args):
-    """The data of ``--data``. Without ``--sampler``: drawn as the data was kept (``stored``), except that ``train``
-    and ``cv`` draw a prepared folder kept with every frame with the model's paper's sampler, as the paper did."""
+    """The data of ``--data``. Without ``--sampler``: drawn as the data was kept (``stored``), except on a prepared
+    folder kept with every frame: ``train`` and ``cv`` draw it with the model's paper's sampler, as the paper did,
+    and ``evaluate`` as the model's training did (its ``train.json``, with its image size)."""
     from keras_fer.data.sources import open_source
 
     options = _sampler_options(args.sampler_option) if args.sampler_option else None
     sampler = {None: "stored", "none": None}.get(args.sampler, args.sampler)
     image_size = _checked(args, "image_size", 1)
-    if args.sampler is None and args.command in ("train", "cv"):
-        kept = open_source(args.data, image_size=image_size)
-        if kept.input == "frames" and kept.preparation["sampler"] is None:
+    kept = open_source(args.data) if args.sampler is None else None
+    if kept is not None and kept.input == "frames" and kept.preparation["sampler"] is None:  # every frame kept
+        if args.command in ("train", "cv"):
             from keras_fer.models import get_spec
 
             sampler = get_spec(args.model).paper
+        elif args.command == "evaluate":
+            trained = _trained_preparation(args.model)
+            if trained.get("input") == "frames" and trained.get("sampler") is not None:
+                sampler, options = trained["sampler"], options or trained["sampler_options"]
+                image_size = image_size or trained.get("image_size")
     return open_source(args.data, sampler=sampler, sampler_options=options, image_size=image_size)
+
+
+def _trained_preparation(model_file):
+    """The ``preparation`` that ``train.json`` beside ``model_file`` records ({} without one)."""
+    import json
+
+    path = os.path.join(os.path.dirname(os.path.abspath(model_file)), "train.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle).get("preparation") or {}
 
 
 def _reading(data):

@@ -137,6 +137,9 @@ def test_an_end_to_end_model_follows_its_paper_and_the_data(every_frame, tmp_pat
     info = json.loads((tmp_path / "runs" / "ast_cnn" / "train.json").read_text())
     assert info["preparation"]["sampler"] == "ast" and info["preparation"]["image_size"] == 32
     assert info["epochs_run"] == 50
+    # evaluate draws the folder as the model's training did (AST's sampler), without being told
+    assert cli.main(["evaluate", "--model", "runs/ast_cnn/model.keras", "--data", "prepared", "--out", "scored"]) == 0
+    assert json.loads((tmp_path / "scored" / "result.json").read_text())["n_samples"] == 12
     # A model option that contradicts the data is an error that says which options decide, not a Keras error.
     assert cli.main(["train", "--data", "prepared", "--model", "ast_cnn", "--epochs", "1", "--out", "x",
                      "--model-option", "frame_size=64"]) == 2
