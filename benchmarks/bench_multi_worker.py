@@ -13,11 +13,12 @@ workers train faster).
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
+
+from data_prep import cluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 16
@@ -66,16 +67,6 @@ def worker(steps, strategy):
         print(json.dumps(speeds))
 
 
-def _ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for one in sockets:
-        one.bind(("127.0.0.1", 0))
-    ports = [one.getsockname()[1] for one in sockets]
-    for one in sockets:
-        one.close()
-    return ports
-
-
 def _run(workers, steps):
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
     command = [sys.executable, __file__, "--worker", "--steps", str(steps)]
@@ -83,11 +74,9 @@ def _run(workers, steps):
         done = subprocess.run(command + ["--strategy", "default"], env=env, capture_output=True, text=True,
                               check=True)
         return json.loads(done.stdout.strip().splitlines()[-1])
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _ports(workers)]}
     processes = [subprocess.Popen(command + ["--strategy", "multi-worker"], stdout=subprocess.PIPE, text=True,
-                                  env={**env, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                                                       "task": {"type": "worker", "index": i}})})
-                 for i in range(workers)]
+                                  env={**env, "TF_CONFIG": config})
+                 for config in cluster.loopback_tf_configs(workers)]
     outputs = [process.communicate()[0] for process in processes]
     if any(process.returncode for process in processes):
         raise SystemExit("a worker failed")

@@ -19,10 +19,11 @@ Example:
 
 import json
 import os
+import socket
 
 from data_prep.checks import check_int
 
-__all__ = ["process_share"]
+__all__ = ["loopback_tf_configs", "process_share"]
 
 
 def _from_tf_config(text):
@@ -58,3 +59,16 @@ def process_share(process_index=None, num_processes=None, environ=None):
         raise ValueError(f"`process_index` must be < num_processes ({num_processes}); "
                          f"received process_index={process_index!r}")
     return process_index, num_processes
+
+
+def loopback_tf_configs(count):
+    """``count`` ``TF_CONFIG`` values, worker 0 first, for a cluster of ``count`` workers on this machine's
+    loopback address (ports free when asked): a multi-worker job tried on one machine (tests, benchmarks)."""
+    sockets = [socket.socket() for _ in range(check_int(count, "count", minimum=1))]
+    for one in sockets:
+        one.bind(("127.0.0.1", 0))
+    workers = [f"127.0.0.1:{one.getsockname()[1]}" for one in sockets]
+    for one in sockets:
+        one.close()
+    return [json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+            for index in range(count)]

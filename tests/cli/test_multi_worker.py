@@ -5,7 +5,6 @@ are restarted, the job ends as if it had never been interrupted."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from data_prep import cluster
 from tests.processes import kill_when, same_history
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,22 +22,10 @@ HEAD = ["--sampler", "ecnn_fsa", "--model", "ecnn_fsa", "--batch-size", "4", "--
         "--set", "learning_rate=0.05", "--validation-size", "1", "--seed", "3", "--strategy", "multi-worker"]
 
 
-def _ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for one in sockets:
-        one.bind(("127.0.0.1", 0))
-    ports = [one.getsockname()[1] for one in sockets]
-    for one in sockets:
-        one.close()
-    return ports
-
-
 def _start(argv, tmp_path, cwd=ROOT):
     """Both workers of a two-worker job running ``keras-fer argv`` in ``cwd``; worker 0 is the chief."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _ports(2)]}
     workers = []
-    for index in range(2):
-        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+    for config in cluster.loopback_tf_configs(2):
         env = {**os.environ, "PYTHONPATH": ROOT, "TF_CONFIG": config, "KERAS_BACKEND": "tensorflow",
                "TMPDIR": str(tmp_path)}
         workers.append(subprocess.Popen(CLI + argv, cwd=cwd, env=env, stdout=subprocess.PIPE,

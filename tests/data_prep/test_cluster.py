@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from data_prep import manifest
+from data_prep import cluster, manifest
 from data_prep.cluster import process_share
 from data_prep.manifest import read_failures
 from data_prep.prepare import prepare
@@ -66,3 +66,10 @@ def test_two_shares_give_the_manifest_of_one_run(tmp_path):
     assert row["id"] == "good" and row["n_crops"] == "56"
     again = prepare(inputs, out, FAST, progress=False, process_index=1, num_processes=2)  # a rerun resumes
     assert again.complete and again.prepared == [] and [row["id"] for row in again.manifest_rows] == ["good"]
+
+
+def test_loopback_configs_name_one_cluster_and_each_worker_in_turn():
+    configs = cluster.loopback_tf_configs(3)
+    assert [cluster.process_share(environ={"TF_CONFIG": config}) for config in configs] == [(0, 3), (1, 3), (2, 3)]
+    workers = {tuple(json.loads(config)["cluster"]["worker"]) for config in configs}
+    assert len(workers) == 1 and all(address.startswith("127.0.0.1:") for address in next(iter(workers)))
