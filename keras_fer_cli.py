@@ -199,7 +199,9 @@ def _add_extract(sub):
         "Resumable at any moment: finished samples are kept. See keras_fer.data.cache.",
     )
     p.add_argument("--prepared", required=True, help="output folder of keras-fer prepare")
-    p.add_argument("--stem", required=True, help="vggface16, ecnn_vgg16, resnet18 or fer2013_mini_xception")
+    p.add_argument("--stem", required=True, help="vggface16, ecnn_vgg16, ecnn_vgg16_3072, ecnn_vgg16_nobranch, "
+                   "ecnn_vgg16_fc1, ecnn_vgg16_fc1_k5, ecnn_vgg16_fc2_k5, ecnn_vgg16_fc2, resnet18 or "
+                   "fer2013_mini_xception")
     p.add_argument("--out", required=True, help="cache folder (a rerun resumes it)")
     p.add_argument("--weights", help="the stem's weights file (path, or a file name in $KERAS_FER_WEIGHTS_DIR); "
                    "without it the stem is randomly initialised (for tests only)")

@@ -22,9 +22,11 @@ said in the table's notes):
   narrower filters (its learning check's scale).
 - Epochs, batch sizes and learning rates are scaled to the small data; the
   rows trained end to end run on the first fold only (CPU time).
-- Rows that need data the synthetic benchmark lacks (68-point landmarks) or
-  differ from another row only inside the replaced stem are listed as
-  skipped, with the reason.
+- ECNN-FSA's rows each read the stand-in of the ECNN variant their spec
+  names (without the enhanced branch, 3072-d, FC layers or a 5x5 kernel in
+  the branch; :func:`keras_fer.stems.ecnn.ecnn_stand_in`), each cached once.
+- Rows that need data the synthetic benchmark lacks (68-point landmarks) are
+  listed as skipped, with the reason.
 
 Rows train in parallel worker processes (``workers``): the synthetic models
 are small enough that one process keeps only one core busy.
@@ -33,7 +35,8 @@ With a real dataset, ``reproduce`` runs the rows on a feature cache that
 ``keras-fer prepare``/``extract`` made from the user's copy (see docs/training.md, "Real datasets"),
 under the dataset's protocol (:func:`dataset_folds`); rows trained end to
 end are listed as skipped with the command that runs them
-(:func:`end_to_end_reason`).
+(:func:`end_to_end_reason`), and so are rows whose ECNN variant is not the
+cache's stem, with the ``keras-fer extract --stem`` that caches it.
 
 Example:
 
@@ -71,10 +74,21 @@ SYNTHETIC_DATA = {
 SYNTHETIC_FOLDS, SYNTHETIC_VALIDATION_SUBJECTS = 3, 1
 #: Folds run by the rows trained end to end (STCAM, AST's small CNN, STANet), to fit the run in 15 CPU minutes.
 SYNTHETIC_END_TO_END_FOLDS = 1
-_STEM_ONLY = "differs from another row only inside the ECNN stem, which the synthetic run replaces"
-_ECNN_STEM_ROWS = ("ecnn_fsa_3072_s006", "ecnn_fsa_3072_2fc_s006", "ecnn_lstm2", "ecnn_lstm2_fc1_k5",
-                   "ecnn_lstm2_fc2_k5", "ecnn_lstm2_fc2_k7", "ecnn_nobranch_lstm", "ecnn_nobranch_lstm_3000",
-                   "ecnn_nobranch_lstm2", "ecnn_nobranch_lstm2_3000", "ecnn_nobranch_lstm2_2048_1024")
+#: ECNN-FSA's LSTM widths on the stand-in variants: the paper's divided by ``STAND_IN_WIDTH_DIVISOR`` (8), as the
+#: stand-in's features are (256-d for 2048, 128-d for the 1024-d trunk alone).
+_ECNN_LSTM_UNITS = {"ecnn_lstm": (256,), "ecnn_lstm2": (256, 256), "ecnn_lstm2_fc1_k5": (256, 256),
+                    "ecnn_lstm2_fc2_k5": (256, 256), "ecnn_lstm2_fc2_k7": (256, 256), "ecnn_nobranch_lstm": (256,),
+                    "ecnn_nobranch_lstm_3000": (375,), "ecnn_nobranch_lstm2": (256, 256),
+                    "ecnn_nobranch_lstm2_3000": (375, 375), "ecnn_nobranch_lstm2_2048_1024": (256, 128)}
+
+
+def stand_in_stem(model):
+    """The stem whose cache ``model`` reads on the synthetic benchmark: the stand-in of its spec's ECNN variant
+    (:func:`keras_fer.stems.ecnn.ecnn_stand_in`), else :data:`STAND_IN_STEM`."""
+    from keras_fer.stems.ecnn import ECNN_STAND_INS
+
+    stem = get_spec(model).stem
+    return next((name for name, variant in ECNN_STAND_INS.items() if variant == stem), STAND_IN_STEM)
 
 
 def end_to_end_reason(model):
@@ -88,8 +102,6 @@ def end_to_end_reason(model):
         return "small CNN trained end to end: keras-fer cv --data PREPARED/"
     if model.startswith("ast_landmarks"):
         return "reads 68-point landmarks (data_prep.landmarks), not stem features"
-    if model in _ECNN_STEM_ROWS:
-        return "its ECNN stem variant is trained end to end: keras-fer cv --data PREPARED/"
     return None
 
 
@@ -144,9 +156,12 @@ SYNTHETIC_PLANS = {
     "ecnn_fsa": SyntheticPlan(
         mode="macro", source="features", sampler="ecnn_fsa", recipe=dict(epochs=20, batch_size=8, learning_rate=0.03),
         quick_epochs=15,
-        skip=dict.fromkeys(_ECNN_STEM_ROWS, _STEM_ONLY), row_kwargs={"ecnn_lstm": {"lstm_units": (128,)}},
-        note="stand-in stem features (5 x 128) instead of the 2048-d ECNN, so the LSTM has 128 units (as wide "
-             "as its input, like the paper's 2048); SGD momentum 0.9, lr 0.03, 20 epochs, batch 8"),
+        row_kwargs={model: {"lstm_units": units} for model, units in _ECNN_LSTM_UNITS.items()},
+        note="each row on the stand-in of its ECNN variant (keras_fer.stems.ecnn.ecnn_stand_in): the stand-in stem's "
+             "add_4 as the trunk (128-d; 256-d through a 1x1 conv for the 3072-d rows) plus a seeded, frozen "
+             "enhanced branch on add_3 (128-d; k x k conv, FC layers as the row's), 1/8 of the paper's widths "
+             "(5 x 256 instead of 5 x 2048), LSTM widths 1/8 of the paper's too; SGD momentum 0.9, lr 0.03, "
+             "20 epochs, batch 8"),
     "ceflnet": SyntheticPlan(
         mode="macro", source="features", sampler="ceflnet", recipe=dict(epochs=20, batch_size=8, learning_rate=1e-3),
         quick_epochs=15, row_kwargs={"ceflnet_lstm": {"lstm_units": 128}},
@@ -190,6 +205,24 @@ def synthetic_data(root, mode, seed=0, progress=False):
         folders["cache"] = os.path.join(root, f"features_{STAND_IN_STEM}")
         cache.extract(prepared, folders["cache"], stem=STAND_IN_STEM, sampler=None, batch_size=256,
                       progress=progress)
+    return folders
+
+
+def stand_in_caches(folders, models, progress=False):
+    """Cache, once, the stand-in ECNN variants (:func:`stand_in_stem`) that ``models`` read on the synthetic
+    benchmark, each as its own cache beside the stand-in stem's; records them in ``folders["caches"]``."""
+    from keras_fer.data import cache
+    from keras_fer.stems import fer2013
+    from keras_fer.stems.ecnn import ecnn_stand_in
+
+    caches = folders.setdefault("caches", {})
+    for stem in dict.fromkeys(stand_in_stem(model) for model in models):
+        if stem == STAND_IN_STEM or stem in caches:
+            continue
+        path = os.path.join(os.path.dirname(folders["prepared"]), f"features_{stem}")
+        cache.extract(folders["prepared"], path, stem=stem, stem_model=ecnn_stand_in(stem),
+                      preprocess=fer2013.preprocess_input, sampler=None, batch_size=256, progress=progress)
+        caches[stem] = path
     return folders
 
 
@@ -285,7 +318,8 @@ def synthetic_row(plan, model, folders, recipe, quick, epochs):
         if plan.frames_epochs and epochs is None and not quick:
             recipe = dataclasses.replace(recipe, epochs=plan.frames_epochs)
     else:
-        source = FeatureSource(folders["cache"], sampler=plan.sampler)
+        source = FeatureSource(folders.get("caches", {}).get(stand_in_stem(model), folders["cache"]),
+                               sampler=plan.sampler)
         model_kwargs = dict(plan.row_kwargs.get(model, {}))
     folds = splits.subject_kfold(source.rows, k=SYNTHETIC_FOLDS, order="ckplus")
     if quick or source.input == "frames":
@@ -322,7 +356,19 @@ def _skip_reason(job):
     """Why a row does not run (None when it does): the synthetic plan's reason, or an end-to-end row on a cache."""
     if job["dataset"] == "synthetic":
         return SYNTHETIC_PLANS[job["paper"]].skip.get(job["model"])
-    return end_to_end_reason(job["model"])
+    return end_to_end_reason(job["model"]) or _cache_stem_reason(job["model"], job["features"])
+
+
+def _cache_stem_reason(model, features):
+    """Why ``model`` cannot read the cache ``features`` (another ECNN variant's), with the extract to run."""
+    from keras_fer.data.sources import open_source
+    from keras_fer.models.registry import stem_mismatch
+
+    if get_spec(model).stem is None:
+        return None
+    preparation = open_source(features).preparation or {}
+    reason = stem_mismatch(model, preparation.get("stem"))
+    return reason and f"{reason}, then reproduce with --features FEATURES/"
 
 
 def _run_job(job):
@@ -402,6 +448,8 @@ def _reproduce(out_dir, papers, dataset, data_root, features, quick, seed, epoch
             if mode not in data:
                 data[mode] = synthetic_data(os.path.join(out_dir, "data", mode), mode, seed, progress)
             folders = data[mode]
+            if SYNTHETIC_PLANS[name].source == "features":
+                stand_in_caches(folders, _rows(name, quick), progress)
         jobs += [dict(paper=name, model=model, dataset=dataset, folders=folders, features=features,
                       data_root=data_root, quick=quick, epochs=epochs, seed=seed, out_dir=out_dir, verbose=verbose,
                       strategy=strategy)

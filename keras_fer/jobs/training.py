@@ -47,6 +47,7 @@ from data_prep.files import atomic_path, write_json, write_text
 from keras_fer import backends
 from keras_fer.evaluation import metrics, splits
 from keras_fer.jobs import train_folder
+from keras_fer.models.registry import check_stem
 from keras_fer.training import distribute, train
 from keras_fer.training import recipes as paper_recipes
 
@@ -116,6 +117,8 @@ def _check_input(network, model, shape, given):
 def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor, patience,
          verbose, tensorboard, strategy):
     """Build ``model`` with ``recipe``, fit it on the fold's training side, select on its validation side."""
+    if source.input == "features" and source.preparation:  # a cache of another ECNN variant: which extract to run
+        check_stem(model, source.preparation["stem"])
     if not fold.validation_ids:
         fold = splits.validation_split(source.rows, fold, size=validation_size, seed=seed, by=validation_by)
     train_ids, validation_ids = list(fold.train_ids), list(fold.validation_ids)

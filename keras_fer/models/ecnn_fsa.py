@@ -32,6 +32,10 @@ hand-crafted LBP features and is not reproduced.
 Every builder returns the head on cached features (``input="features"``,
 input ``(n, D)`` per sample) or the end-to-end model (``input="frames"``,
 uint8 frames ``(n, H, W, 3)`` in, VGGFace preprocessing inside the graph).
+Each registry entry names the ECNN variant it reads (``ModelSpec.stem``, a
+cacheable stem of :data:`keras_fer.stems.ecnn.ECNN_VARIANTS`: ``keras-fer
+extract --stem ecnn_vgg16_nobranch`` for the Table 2 rows); :func:`ecnn_stem`
+lives in :mod:`keras_fer.stems.ecnn`.
 
 Example:
 
@@ -50,11 +54,8 @@ from keras_fer.layers import FrameSelfAttention
 from keras_fer.layers.utils import large_negative
 from keras_fer.models.common import FrameMask, MaskedMean, end_to_end
 from keras_fer.models.spec import INPUTS, ModelSpec
-from keras_fer.stems.checks import check_input_shape
-from keras_fer.stems.ecnn import ECNN_BRANCH_INPUTS, ECNN_EXTRA_CONVS_INPUTS, ecnn_vgg16
+from keras_fer.stems.ecnn import ECNN_HALF_UNITS, ecnn_stem
 from keras_fer.stems.preprocessing import PREPROCESSING
-from keras_fer.stems.vggface import VGGFACE16_PUBLISHED_AT
-from keras_fer.stems.weights import load_weights
 
 __all__ = [
     "MODELS",
@@ -68,9 +69,6 @@ __all__ = [
     "ecnn_score_fusion_head",
     "ecnn_stem",
 ]
-
-#: Width of each ECNN half (trunk GAP and enhanced-branch GAP), paper section 1.2.
-ECNN_HALF_UNITS = 1024
 
 #: How :class:`ScoreFusion` averages per-frame scores.
 SCORE_FUSIONS = ("probabilities", "logits")
@@ -166,104 +164,6 @@ class ScoreFusion(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "fusion": self.fusion}
-
-
-def ecnn_stem(
-    weights=None,
-    input_shape=(224, 224, 3),
-    trunk_units=ECNN_HALF_UNITS,
-    enhanced=True,
-    branch_kernel=7,
-    branch_fc_layers=0,
-    enhanced_branch_input="pool3",
-    extra_convs_input="pool5",
-    expected_sha256=None,
-):
-    """The ECNN frame encoder of ECNN-FSA and the variants of its Tables 2, 3, 6 and 7.
-
-    With the defaults this is :func:`keras_fer.stems.ecnn_vgg16` itself
-    (section 1.2: 1024-d trunk GAP + 1024-d enhanced branch GAP = 2048-d).
-    The variants reuse its layers (so VGG-Face weights load by the same
-    names) and change one part:
-
-    * ``trunk_units=2048`` (Tables 6-7, "output dimension of backbone network
-      2048", the 3072-d models): section 2.4 says "the model increases the
-      channel number by 1 x 1 convolution layer"; we add ``conv6_4``, a 1x1
-      convolution with ``trunk_units`` filters and ReLU (like the layers
-      around it) after ``conv6_3``, before the GAP.
-    * ``enhanced=False`` (Table 2, "CNN", the comparison that shows what the
-      enhanced branch adds): the trunk alone. The paper does not define this
-      CNN further; we keep everything of ECNN but the branch (1024-d), so
-      that the branch is the only difference.
-    * ``branch_kernel=5`` (Table 3, "5 x 5 represents the kernel size of the
-      first convolution layer of the enhanced branch").
-    * ``branch_fc_layers`` (Table 3, "'Fc1' indicates one fully connected
-      layer aggregated in the enhanced branch"): that many Dense layers of
-      1024 units with ReLU after the branch GAP. The paper gives neither
-      their width nor activation; 1024 and ReLU keep the branch 1024-d and
-      follow the paper's FC + ReLU pattern (section 1.1).
-
-    Args:
-        weights: ``None``, or a path or file name (in ``$KERAS_FER_WEIGHTS_DIR``)
-            of ``rcmalli_vggface_tf_notop_vgg16.h5`` (VGG-Face; initialises
-            ``conv1_1``-``conv5_3`` by name, as the paper's section 2.1) or of
-            a ``.weights.h5`` saved from the same variant.
-        input_shape: ``(H, W, 3)``, H and W >= 32 or ``None``.
-        trunk_units: positive int, width of the trunk's GAP vector (1024: no ``conv6_4``).
-        enhanced: bool, keep the enhanced branch.
-        branch_kernel: positive int, kernel size of the branch convolution (the paper: 7; Table 3 also 5).
-        branch_fc_layers: int >= 0, Dense layers after the branch GAP.
-        enhanced_branch_input, extra_convs_input: see :func:`keras_fer.stems.ecnn_vgg16`.
-        expected_sha256: optional SHA-256 the weights file must have.
-
-    Returns:
-        A functional ``keras.Model`` ``(B, H, W, 3) -> (B, trunk_units [+ 1024])``,
-        named ``ecnn_vgg16`` for the paper's stem and ``ecnn_vgg16_variant`` otherwise.
-
-    Example:
-
-    >>> ecnn_stem(input_shape=(32, 32, 3), enhanced=False).output.shape
-    (None, 1024)
-    """
-    input_shape = check_input_shape(input_shape, (32, 32), 3, "ecnn_stem")
-    trunk_units = check_int(trunk_units, "trunk_units", minimum=1, where="ecnn_stem")
-    branch_kernel = check_int(branch_kernel, "branch_kernel", minimum=1, where="ecnn_stem")
-    if not isinstance(enhanced, bool):
-        raise ValueError(f"ecnn_stem: `enhanced` must be a bool; received enhanced={enhanced!r}")
-    branch_fc_layers = check_int(branch_fc_layers, "branch_fc_layers", minimum=0, where="ecnn_stem")
-    check_choice(enhanced_branch_input, ECNN_BRANCH_INPUTS, "enhanced_branch_input", "ecnn_stem")
-    check_choice(extra_convs_input, ECNN_EXTRA_CONVS_INPUTS, "extra_convs_input", "ecnn_stem")
-    if not enhanced and (branch_kernel != 7 or branch_fc_layers != 0):
-        raise ValueError(f"ecnn_stem: `branch_kernel` and `branch_fc_layers` need enhanced=True; received "
-                         f"branch_kernel={branch_kernel!r}, branch_fc_layers={branch_fc_layers!r}")
-    paper_stem = trunk_units == ECNN_HALF_UNITS and enhanced and branch_kernel == 7 and branch_fc_layers == 0
-    base = ecnn_vgg16(weights=weights if paper_stem else None, input_shape=input_shape,
-                      enhanced_branch_input=enhanced_branch_input, extra_convs_input=extra_convs_input,
-                      expected_sha256=expected_sha256 if paper_stem else None)
-    if paper_stem:
-        return base
-    trunk = base.get_layer("trunk_gap").output  # (B, 1024)
-    if trunk_units != ECNN_HALF_UNITS:
-        trunk = layers.Conv2D(trunk_units, 1, activation="relu", name="conv6_4")(
-            base.get_layer("conv6_3").output)  # (B, h, w, trunk_units)
-        trunk = layers.GlobalAveragePooling2D(name="wide_trunk_gap")(trunk)  # (B, trunk_units)
-    if not enhanced:
-        features = trunk
-    else:
-        if branch_kernel == 7:
-            branch = base.get_layer("enhanced_gap").output  # (B, 1024)
-        else:
-            branch = layers.Conv2D(ECNN_HALF_UNITS, branch_kernel, padding="same", activation="relu",
-                                   name=f"enhanced_conv_{branch_kernel}x{branch_kernel}")(
-                base.get_layer(enhanced_branch_input).output)  # (B, H/8, W/8, 1024)
-            branch = layers.GlobalAveragePooling2D(name=f"enhanced_gap_{branch_kernel}x{branch_kernel}")(branch)
-        for index in range(1, branch_fc_layers + 1):
-            branch = layers.Dense(ECNN_HALF_UNITS, activation="relu", name=f"enhanced_fc{index}")(branch)  # (B, 1024)
-        features = layers.Concatenate(name="variant_features")([trunk, branch])  # (B, trunk_units + 1024)
-    model = keras.Model(base.inputs, features, name="ecnn_vgg16_variant")
-    if weights is not None:
-        load_weights(model, weights, published_at=VGGFACE16_PUBLISHED_AT, expected_sha256=expected_sha256)
-    return model
 
 
 def _regression(x, num_classes, fc_layers, hidden_units, dropout):
@@ -535,76 +435,96 @@ MODELS = (
               "ECNN (VGG-16 + enhanced branch, 2048-d) per frame, frame self-attention s=0.1, frame mean, 1 FC",
               "ECNN-FSA Table 6 row 4 / Table 7 'ECNN-FSA (2048, fc, s = 0.1)' 49.78 % AFEW; Table 9 "
               "'Proposed ECNN-FSA (end-to-end)'; Table 4 'Proposed ECNN-FSA' 97.95 % CK+",
-              build_ecnn_fsa, defaults={"name": "ecnn_fsa"}),
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa"},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_fsa_2fc_s006", "ecnn_fsa", "ECNN-FSA with two FC layers and s=0.06",
               "ECNN-FSA Table 6 row 1 (1024, 1024, 2 FC, s=0.06) 40.91 % AFEW; Table 7 "
               "'ECNN-FSA (2048, 2 x fc, s = 0.06)' 42.91 %",
-              build_ecnn_fsa, defaults={"name": "ecnn_fsa_2fc_s006", "fc_layers": 2, "scale": 0.06}),
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_2fc_s006", "fc_layers": 2, "scale": 0.06},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_fsa_s006", "ecnn_fsa", "ECNN-FSA with s=0.06",
               "ECNN-FSA Table 6 row 2 (1024, 1024, 1 FC, s=0.06) 41.97 % AFEW; Table 7 "
               "'ECNN-FSA (2048, fc, s = 0.06)' 43.97 %",
-              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s006", "scale": 0.06}),
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s006", "scale": 0.06},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_fsa_s001", "ecnn_fsa", "ECNN-FSA with s=0.01",
               "ECNN-FSA Table 6 row 3 (1024, 1024, 1 FC, s=0.01) 41.14 % AFEW",
-              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s001", "scale": 0.01}),
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s001", "scale": 0.01},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_fsa_s0001", "ecnn_fsa", "ECNN-FSA with s=0.001",
               "ECNN-FSA Table 7 'ECNN-FSA (2048, fc, s = 0.001)' 43.14 % AFEW (section 2.4 text lists 0.001)",
-              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s0001", "scale": 0.001}),
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s0001", "scale": 0.001},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_fsa_s02", "ecnn_fsa", "ECNN-FSA with s=0.2",
               "ECNN-FSA Table 6 row 5 / Table 7 'ECNN-FSA (2048, fc, s = 0.2)' 49.25 % AFEW",
-              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s02", "scale": 0.2}),
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s02", "scale": 0.2},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_fsa_s03", "ecnn_fsa", "ECNN-FSA with s=0.3",
               "ECNN-FSA Table 6 row 6 / Table 7 'ECNN-FSA (2048, fc, s = 0.3)' 43.77 % AFEW",
-              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s03", "scale": 0.3}),
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_s03", "scale": 0.3},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_fsa_3072_s006", "ecnn_fsa",
               "ECNN-FSA on 3072-d features (trunk widened to 2048 by a 1x1 conv), s=0.06",
               "ECNN-FSA Table 6 row 7 (2048, 1024, 1 FC, s=0.06) 40.64 % AFEW; Table 7 "
               "'ECNN-FSA (3072, fc, s = 0.06)' 41.64 %",
-              build_ecnn_fsa, defaults={"name": "ecnn_fsa_3072_s006", "trunk_units": 2048, "scale": 0.06}),
+              build_ecnn_fsa, defaults={"name": "ecnn_fsa_3072_s006", "trunk_units": 2048, "scale": 0.06},
+              stem="ecnn_vgg16_3072"),
     ModelSpec("ecnn_fsa_3072_2fc_s006", "ecnn_fsa", "ECNN-FSA on 3072-d features, two FC layers, s=0.06",
               "ECNN-FSA Table 6 row 8 (2048, 1024, 2 FC, s=0.06) 39.76 % AFEW; Table 7 "
               "'ECNN-FSA (3072, 2 x fc, s = 0.06)' 41.76 %",
               build_ecnn_fsa,
-              defaults={"name": "ecnn_fsa_3072_2fc_s006", "trunk_units": 2048, "fc_layers": 2, "scale": 0.06}),
+              defaults={"name": "ecnn_fsa_3072_2fc_s006", "trunk_units": 2048, "fc_layers": 2, "scale": 0.06},
+              stem="ecnn_vgg16_3072"),
     ModelSpec("ecnn_score_fusion", "ecnn_fsa",
               "ECNN per frame, per-frame classifier, frame probabilities averaged",
               "ECNN-FSA Table 4 'Score fusion (baseline)' 94.6 % CK+",
-              build_ecnn_score_fusion, defaults={"name": "ecnn_score_fusion"}),
+              build_ecnn_score_fusion, defaults={"name": "ecnn_score_fusion"},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_lstm", "ecnn_fsa", "ECNN per frame, one LSTM (2048), last state, FC",
               "ECNN-FSA Tables 8-9 'CNN-LSTM (end-to-end)' 41.57 % AFEW (depth not given: one 2048-unit layer)",
-              build_ecnn_lstm, defaults={"name": "ecnn_lstm"}),
+              build_ecnn_lstm, defaults={"name": "ecnn_lstm"},
+              stem="ecnn_vgg16"),
     ModelSpec("ecnn_lstm2", "ecnn_fsa", "ECNN with one FC in the enhanced branch (7x7), two LSTMs (2048, 2048)",
               "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc1, 7 x 7)' 41.25 % AFEW = Table 7 'ECNN-LSTM(FC6, 7 x 7)'",
-              build_ecnn_lstm, defaults={"name": "ecnn_lstm2", "lstm_units": (2048, 2048), "branch_fc_layers": 1}),
+              build_ecnn_lstm, defaults={"name": "ecnn_lstm2", "lstm_units": (2048, 2048), "branch_fc_layers": 1},
+              stem="ecnn_vgg16_fc1"),
     ModelSpec("ecnn_lstm2_fc1_k5", "ecnn_fsa", "ECNN with one FC in a 5x5 enhanced branch, two LSTMs",
               "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc1, 5 x 5)' 40.16 % AFEW",
               build_ecnn_lstm,
               defaults={"name": "ecnn_lstm2_fc1_k5", "lstm_units": (2048, 2048), "branch_fc_layers": 1,
-                        "branch_kernel": 5}),
+                        "branch_kernel": 5},
+              stem="ecnn_vgg16_fc1_k5"),
     ModelSpec("ecnn_lstm2_fc2_k5", "ecnn_fsa", "ECNN with two FC in a 5x5 enhanced branch, two LSTMs",
               "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc2, 5 x 5)' 39.34 % AFEW",
               build_ecnn_lstm,
               defaults={"name": "ecnn_lstm2_fc2_k5", "lstm_units": (2048, 2048), "branch_fc_layers": 2,
-                        "branch_kernel": 5}),
+                        "branch_kernel": 5},
+              stem="ecnn_vgg16_fc2_k5"),
     ModelSpec("ecnn_lstm2_fc2_k7", "ecnn_fsa", "ECNN with two FC in the 7x7 enhanced branch, two LSTMs",
               "ECNN-FSA Table 3 'ECNN with 2 layer LSTMs (Fc2, 7 x 7)' 40.44 % AFEW",
               build_ecnn_lstm,
-              defaults={"name": "ecnn_lstm2_fc2_k7", "lstm_units": (2048, 2048), "branch_fc_layers": 2}),
+              defaults={"name": "ecnn_lstm2_fc2_k7", "lstm_units": (2048, 2048), "branch_fc_layers": 2},
+              stem="ecnn_vgg16_fc2"),
     ModelSpec("ecnn_nobranch_lstm", "ecnn_fsa", "VGG-16 trunk without the enhanced branch (1024-d), LSTM (2048)",
               "ECNN-FSA Table 2 'CNN-LSTM (2048)' 33.69 % AFEW",
-              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm", "enhanced": False}),
+              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm", "enhanced": False},
+              stem="ecnn_vgg16_nobranch"),
     ModelSpec("ecnn_nobranch_lstm_3000", "ecnn_fsa", "trunk without the enhanced branch, LSTM (3000)",
               "ECNN-FSA Table 2 'CNN-LSTM (3000)' 32.88 % AFEW",
-              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm_3000", "enhanced": False, "lstm_units": (3000,)}),
+              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm_3000", "enhanced": False, "lstm_units": (3000,)},
+              stem="ecnn_vgg16_nobranch"),
     ModelSpec("ecnn_nobranch_lstm2", "ecnn_fsa", "trunk without the enhanced branch, LSTMs (2048, 2048)",
               "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (2048, 2048)' 34.50 % AFEW",
-              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm2", "enhanced": False, "lstm_units": (2048, 2048)}),
+              build_ecnn_lstm, defaults={"name": "ecnn_nobranch_lstm2", "enhanced": False, "lstm_units": (2048, 2048)},
+              stem="ecnn_vgg16_nobranch"),
     ModelSpec("ecnn_nobranch_lstm2_3000", "ecnn_fsa", "trunk without the enhanced branch, LSTMs (3000, 3000)",
               "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (3000, 3000)' 34.77 % AFEW",
               build_ecnn_lstm,
-              defaults={"name": "ecnn_nobranch_lstm2_3000", "enhanced": False, "lstm_units": (3000, 3000)}),
+              defaults={"name": "ecnn_nobranch_lstm2_3000", "enhanced": False, "lstm_units": (3000, 3000)},
+              stem="ecnn_vgg16_nobranch"),
     ModelSpec("ecnn_nobranch_lstm2_2048_1024", "ecnn_fsa", "trunk without the enhanced branch, LSTMs (2048, 1024)",
               "ECNN-FSA Table 2 'CNN with 2 layer LSTMs (2048, 1024)' 34.23 % AFEW",
               build_ecnn_lstm,
-              defaults={"name": "ecnn_nobranch_lstm2_2048_1024", "enhanced": False, "lstm_units": (2048, 1024)}),
+              defaults={"name": "ecnn_nobranch_lstm2_2048_1024", "enhanced": False, "lstm_units": (2048, 1024)},
+              stem="ecnn_vgg16_nobranch"),
 )

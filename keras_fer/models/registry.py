@@ -20,7 +20,7 @@ from data_prep.checks import check_choice, check_int
 from keras_fer.models import ast, ceflnet, ecnn_fsa, stanet, stcam
 from keras_fer.models.spec import INPUTS, ModelSpec
 
-__all__ = ["INPUTS", "ModelSpec", "create_model", "get_spec", "list_models"]
+__all__ = ["INPUTS", "ModelSpec", "check_stem", "create_model", "get_spec", "list_models", "stem_mismatch"]
 
 
 @functools.cache
@@ -71,3 +71,33 @@ def create_model(name, num_classes, input="features", head=None, **kwargs):
     if head is not None and input != "frames":
         raise ValueError("`head` is only used with input='frames' (it wraps an existing head)")
     return spec.build(num_classes, input=input, head=head, **kwargs)
+
+
+def stem_mismatch(name, stem):
+    """Why model ``name`` cannot read features of stem ``stem`` (None when it can).
+
+    A model whose spec names a stem (``ModelSpec.stem``: ECNN-FSA's rows, each on its ECNN variant, paper
+    Tables 2, 3, 6-7) needs features of that stem; features of another variant of the same paper's stem (or of
+    the stand-in of another variant, :data:`keras_fer.stems.ecnn.ECNN_STAND_INS`) are refused with the
+    ``keras-fer extract`` command to run. Any other stem (another paper's, a stand-in, your own) is accepted:
+    a head reads any per-frame features.
+    """
+    from keras_fer.stems.ecnn import ECNN_STAND_INS
+    from keras_fer.stems.registry import STEMS
+
+    needed = get_spec(name).stem
+    if needed is None or stem is None or stem == needed:
+        return None
+    stands_for = ECNN_STAND_INS.get(stem, stem)
+    if stands_for == needed or stands_for not in STEMS or STEMS[stands_for].paper != STEMS[needed].paper:
+        return None
+    held = f"{stem!r} features" + (f" (the stand-in of {stands_for!r})" if stands_for != stem else "")
+    return (f"model {name!r} reads features of the stem {needed!r}, but the cache holds {held}: "
+            f"keras-fer extract --prepared PREPARED/ --stem {needed} --out FEATURES/")
+
+
+def check_stem(name, stem):
+    """ValueError with :func:`stem_mismatch`'s reason when model ``name`` cannot read features of ``stem``."""
+    reason = stem_mismatch(name, stem)
+    if reason:
+        raise ValueError(reason)

@@ -32,6 +32,8 @@ class ModelSpec:
             existing head to wrap (shared, not copied).
         fixed: options that the name fixes (``{"temporal": "lstm"}``); passing one again raises TypeError.
         defaults: options that the name presets (``{"scale": 0.06}``); a caller may override them.
+        stem: the cacheable stem (:mod:`keras_fer.stems.registry`) whose features its head reads
+            (``keras-fer extract --stem``), where the paper's stem has variants; None otherwise.
     """
 
     name: str
@@ -41,6 +43,7 @@ class ModelSpec:
     builder: Callable
     fixed: Mapping = dataclasses.field(default_factory=dict)
     defaults: Mapping = dataclasses.field(default_factory=dict)
+    stem: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "fixed", types.MappingProxyType(dict(self.fixed)))

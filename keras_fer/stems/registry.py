@@ -4,6 +4,7 @@
 |---|---|---|---|---|---|
 | ``vggface16`` | AST | a 224x224 face crop | (7, 7, 512) ``pool5`` | ``vggface`` | yes |
 | ``ecnn_vgg16`` | ECNN-FSA | a 224x224 face crop | (2048,) | ``vggface`` | yes |
+| ``ecnn_vgg16_3072``, ``_nobranch``, ``_fc1``, ``_fc1_k5``, ``_fc2_k5``, ``_fc2`` | ECNN-FSA Tables 2, 3, 6-7 | as ``ecnn_vgg16`` | (3072,), (1024,), (2048,) x 4 | ``vggface`` | yes |
 | ``resnet18`` | CEFLNet | a 224x224 face crop | (512,) | ``resnet18`` | yes |
 | ``fer2013_mini_xception`` | pretrained expression stem | a face crop (resized to 64x64 gray) | (128,) features, (7,) probabilities | ``fer2013`` | yes (the features) |
 | ``c3d`` | STCAM baseline family | a 16x112x112 clip | (2, 7, 7, 512) ``conv5b`` | ``none`` | no: a clip stem |
@@ -13,14 +14,15 @@
 :func:`build_stem` builds a cacheable stem with its preprocessing function
 (``keras-fer extract`` and ``keras-fer predict`` use it); :func:`seed_random_weights`
 is the one rule for stems built without weights (seed 0, so that a rebuilt stem
-hashes the same). Pretrained weights come from local files only
+hashes the same). The ECNN variants (:data:`keras_fer.stems.ecnn.ECNN_VARIANTS`) are the stems
+that ECNN-FSA's ablation rows name (their registry spec's ``stem``). Pretrained weights come from local files only
 (:mod:`keras_fer.stems.weights`).
 
 Example:
 
 >>> from keras_fer.stems.registry import get_stem, list_stems
->>> list_stems(cacheable=True)
-['vggface16', 'ecnn_vgg16', 'resnet18', 'fer2013_mini_xception']
+>>> list_stems(cacheable=True)[:3]
+['vggface16', 'ecnn_vgg16', 'ecnn_vgg16_3072']
 >>> get_stem("resnet18").preprocessing
 'resnet18'
 """  # noqa: E501
@@ -70,7 +72,8 @@ class StemSpec:
 _CLIP_STEM = "a clip stem ({}-frame clips in, one {} out)"
 STEMS = {spec.name: spec for spec in (
     StemSpec("vggface16", "ast", vggface.vggface16, "vggface", vggface.preprocess_input),
-    StemSpec("ecnn_vgg16", "ecnn_fsa", ecnn.ecnn_vgg16, "vggface", vggface.preprocess_input),
+    *(StemSpec(name, "ecnn_fsa", ecnn.ecnn_variant(name), "vggface", vggface.preprocess_input)
+      for name in ecnn.ECNN_VARIANTS),
     StemSpec("resnet18", "ceflnet", resnet.resnet18, "resnet18", resnet.preprocess_input),
     StemSpec("fer2013_mini_xception", "pretrained expression stem", fer2013.fer2013_mini_xception, "fer2013",
              fer2013.preprocess_input, default_input_size=None, weights_ship=True),

@@ -93,6 +93,36 @@ def test_models_are_the_paper_rows():
     assert "41.25" in SPECS["ecnn_lstm2"].reproduces
 
 
+def test_each_row_names_the_ecnn_variant_its_stem_options_build():
+    """The spec's ``stem`` is the cacheable variant (keras-fer extract --stem) with the row's stem options."""
+    from keras_fer.stems.ecnn import ECNN_VARIANTS
+
+    for name, (*_, stem_options) in ROWS.items():
+        assert ECNN_VARIANTS[SPECS[name].stem] == stem_options, name
+    assert SPECS["ecnn_fsa_3072_s006"].stem == "ecnn_vgg16_3072" and SPECS["ecnn_fsa"].stem == "ecnn_vgg16"
+    assert {SPECS[name].stem for name in ROWS} == set(ECNN_VARIANTS)  # every variant is some row's
+
+
+def test_a_cache_of_another_variant_is_refused_with_the_extract_to_run(tmp_path):
+    from keras_fer.data import cache
+    from keras_fer.data.sources import open_source
+    from keras_fer.jobs import training
+    from keras_fer.models.registry import check_stem
+
+    samples = [cache.CacheSample(id=f"c{i}", label="ab"[i % 2], subject=f"S{i % 3}", frame_indices=(0, 1),
+                                 sampler_frames=2, source_frames=(0, 1)) for i in range(6)]
+    cache.write_cache(tmp_path / "features", samples, lambda todo: (np.ones((2, 6), np.float16) for _ in todo),
+                      {"stem": "ecnn_vgg16", "sampler": None, "sampler_options": {}}, (6,), progress=False)
+    source = open_source(tmp_path / "features")
+    with pytest.raises(ValueError, match=r"keras-fer extract --prepared PREPARED/ --stem ecnn_vgg16_3072 --out"):
+        training.train_model(source, "ecnn_fsa_3072_s006", out_dir=tmp_path / "run", verbose=0)
+    with pytest.raises(ValueError, match="'ecnn_stand_in' features"):  # a stand-in of another variant too
+        check_stem("ecnn_nobranch_lstm", "ecnn_stand_in")
+    for name, stem in [("ecnn_fsa", "ecnn_vgg16"), ("ecnn_fsa", "fer2013_mini_xception"), ("ecnn_fsa", "mine"),
+                       ("ecnn_lstm2", "ecnn_stand_in_fc1"), ("ast", "ecnn_vgg16_3072")]:
+        check_stem(name, stem)  # its own variant, its stand-in, another backbone, or a model without a variant
+
+
 @pytest.mark.parametrize("name", [name for name, row in ROWS.items() if row[0] != "lstm"])
 def test_default_heads_have_the_rows_settings(name):
     kind, scale, fc_layers, _, stem_options = ROWS[name]
