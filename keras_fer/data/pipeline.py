@@ -22,6 +22,11 @@ carries it. With ``as_dict=True`` the readers yield ``{"features" (or
 "frames"): ..., "mask": (B, *draw) bool}`` (plus ``"id"``, (B,) string, with
 ``include_ids=True``) for models that take the mask explicitly.
 
+Augmentation. :func:`frame_dataset` applies a recipe's crop, rescale and
+flip (:mod:`keras_fer.data.augment`) in training only, keyed by each clip's
+draw seed; :func:`feature_dataset` applies them to cached frames (a flow
+cache), never to stem features (maps of the unaugmented frames).
+
 Frames. Every pass over the dataset (every Keras epoch) draws each sample's
 frames again with the paper's sampler (``data_prep.sampling.sample``) when
 ``training=True``; with ``training=False`` it takes the sampler's fixed
@@ -80,10 +85,11 @@ import tensorflow as tf
 
 from data_prep import sampling
 from data_prep.checks import check_int
+from keras_fer.data import augment, prepared
 from keras_fer.data import cache as feature_cache
-from keras_fer.data import prepared
 
-__all__ = ["class_names", "draw_frames", "feature_dataset", "frame_dataset", "per_epoch", "resolve_sampler", "shuffled"]
+__all__ = ["check_augmentation", "class_names", "draw_frames", "feature_dataset", "frame_dataset", "per_epoch",
+           "resolve_sampler", "shuffled", "with_seeds"]
 
 _AUTOTUNE = tf.data.AUTOTUNE
 # No read buffer: a record (a clip, ~1 MB) is read straight into its string instead of through a buffer copy,
@@ -114,6 +120,13 @@ def _check_common(training, batch_size, shuffle_buffer, num_workers, worker_inde
                          f"received worker_index={worker_index!r}")
     if seed is not None:
         check_int(seed, "seed", 0)
+
+
+def check_augmentation(augmentation, training):
+    """The augmentation to apply: ``augmentation`` in training, None in test."""
+    if augmentation is not None and not isinstance(augmentation, augment.ClipAugmentation):
+        raise ValueError(f"`augmentation` must be None or a ClipAugmentation; received augmentation={augmentation!r}")
+    return augmentation if training else None
 
 
 def _check_ids(ids, known, where):
@@ -279,7 +292,7 @@ def shuffled(dataset, window, key):
     return dataset.batch(window).enumerate().map(permute).prefetch(1).unbatch()
 
 
-def _with_seeds(dataset, keys, count):
+def with_seeds(dataset, keys, count):
     """Pairs each of the ``count`` elements with its draw's seed: drawn from the pass ``keys`` (training), or 0."""
     if keys is None:
         seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
@@ -329,7 +342,7 @@ def _finish(dataset, num_samples, batch_size, drop_remainder, dtype, input_key, 
 def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", sampler_options=None, shuffle_buffer=128,
                     seed=None, deterministic=True, num_workers=1, worker_index=0, cycle_length=4, as_dict=False,
                     include_ids=False, drop_remainder=False, dtype="float32", expected_hash=None,
-                    expected_config=None, ids=None, epoch=0):
+                    expected_config=None, ids=None, epoch=0, augmentation=None):
     """A tf.data dataset of cached stem features with per-epoch frame draws; see the module.
 
     Args:
@@ -358,6 +371,9 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
             anything is decoded.
         epoch: the first pass's epoch (int), or an int64 ``tf.Variable``
             read at the start of each pass; see :func:`per_epoch`.
+        augmentation: None, or a :class:`~keras_fer.data.augment.ClipAugmentation` for a cache of frames
+            ``(H, W, C)`` (a flow cache), applied to each clip in training only, keyed by its draw seed; stem
+            features get none.
 
     Returns:
         ``tf.data.Dataset`` of ``(features, labels)``: ``(B, *draw, *feature_shape)``
@@ -372,6 +388,7 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
     _check_common(training, batch_size, shuffle_buffer, num_workers, worker_index, deterministic, seed, as_dict,
                   include_ids)
     check_int(cycle_length, "cycle_length", 1)
+    augmentation = check_augmentation(augmentation, training)
     info = feature_cache.open_cache(cache_dir, expected_hash=expected_hash, expected_config=expected_config)
     where = os.path.join(info.cache_dir, "cache.json")
     sampler, options = resolve_sampler(sampler, sampler_options, info.config["sampler"],
@@ -402,7 +419,7 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
             deterministic=deterministic)
         if keep is not None:
             dataset = dataset.filter(requested)
-        dataset = _with_seeds(dataset, keys, num_samples)
+        dataset = with_seeds(dataset, keys, num_samples)
         if keys is not None:  # before anything is decoded
             dataset = shuffled(dataset, shuffle_buffer, keys[0] + 1)
         return dataset
@@ -412,8 +429,12 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     # Known from the index: Keras then shows full progress bars and knows the epoch's length up front.
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    if augmentation is not None and len(feature_shape) != 3:
+        raise ValueError(f"`augmentation` needs cached frames (H, W, C) such as optical flow; {info.cache_dir} "
+                         f"holds features of shape {feature_shape}, which get no spatial augmentation")
     read_batch = _feature_batch_map(sampler, options, training, draw_shape, integral, feature_shape,
-                                    batch_size if drop_remainder else None, dtype, as_dict, include_ids)
+                                    batch_size if drop_remainder else None, dtype, as_dict, include_ids,
+                                    augmentation)
     dataset = dataset.map(read_batch, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
     dataset_options = tf.data.Options()
     dataset_options.deterministic = deterministic
@@ -441,7 +462,7 @@ def _draw_batch(sampler, options, training, sampler_frames, values, lengths, see
 
 
 def _feature_batch_map(sampler, options, training, draw_shape, integral, feature_shape, static_batch, dtype, as_dict,
-                       include_ids):
+                       include_ids, augmentation=None):
     """A tf.data map function: a batch of (serialized record, seed) -> the reader's ``(inputs, labels)``.
 
     The whole batch is parsed at once, its frames drawn by one NumPy call,
@@ -449,6 +470,7 @@ def _feature_batch_map(sampler, options, training, draw_shape, integral, feature
     (``tf.strings.substr``) and decoded: a clip's other stored frames are
     not decoded. Masking and the cast to ``dtype`` happen once per batch.
     ``static_batch`` is the batch size when every batch has it (``drop_remainder``), else None.
+    ``augmentation`` (frames only) is applied to each clip with its draw seed.
     """
     spec = {
         "id": tf.io.FixedLenFeature([], tf.string),
@@ -502,6 +524,9 @@ def _feature_batch_map(sampler, options, training, draw_shape, integral, feature
         else:
             values.set_shape((static_batch, None) + feature_shape)
             batch_mask.set_shape((static_batch, None))
+        if augmentation is not None:  # (B, *draw, H, W, C), one clip at a time
+            values = tf.map_fn(lambda pair: augment.augment_clip(pair[0], pair[1], augmentation), (values, seeds),
+                               fn_output_signature=tf.TensorSpec(values.shape[1:], values.dtype))
         values = tf.cast(values, dtype)
         labels = tf.cast(example["label"], tf.int32)
         if not as_dict:
@@ -533,7 +558,7 @@ def class_names(path):
 
 def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sampler_options=None, image_size=None,
                   shuffle_buffer=None, seed=None, deterministic=True, num_workers=1, worker_index=0, as_dict=False,
-                  include_ids=False, drop_remainder=False, dtype="float32", ids=None, epoch=0):
+                  include_ids=False, drop_remainder=False, dtype="float32", ids=None, epoch=0, augmentation=None):
     """A tf.data dataset of face-crop frames (end-to-end training) with the same draws as :func:`feature_dataset`.
 
     Args:
@@ -559,6 +584,8 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
             ``interpolate_frames`` rounds uint8 frames).
         ids: None (every sample) or the sample ids to read (a fold's side).
         epoch: the first pass's epoch (int), or an int64 ``tf.Variable``; see :func:`per_epoch`.
+        augmentation: None or a :class:`~keras_fer.data.augment.ClipAugmentation`, applied to each clip
+            (after ``image_size``) in training only, keyed by the clip's draw seed.
 
     Returns:
         ``tf.data.Dataset`` of ``(frames, labels)``: ``(B, *draw, H, W, 3)``
@@ -572,6 +599,7 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
                   include_ids)
     if image_size is not None:
         check_int(image_size, "image_size", 1)
+    augmentation = check_augmentation(augmentation, training)
     where, stored_sampler, stored_options, crop_size = _prepared_settings(prepared_dir)
     sampler, options = resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, where)
     wanted = _check_ids(ids, [s.id for s in samples], prepared_dir)
@@ -606,6 +634,7 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         clip = _blend(images, slots[:count], slots[count:], weight)  # (T, H, W, 3) float32
         if image_size is not None:
             clip = tf.image.resize(clip, (image_size, image_size), method="area")
+        clip = augment.augment_clip(clip, seed_value, augmentation)  # (T, H, W, 3), unchanged without
         clip = tf.clip_by_value(tf.round(clip), 0.0, 255.0)
         clip, mask = _masked(clip, mask, draw_shape, 3)  # (*draw, H, W, 3)
         return clip, mask, row["label"], row["id"]
@@ -614,7 +643,7 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
         dataset = tf.data.Dataset.from_tensor_slices(columns)
         if keys is not None:
             dataset = shuffled(dataset, shuffle_buffer, keys[0])
-        return _with_seeds(dataset, keys, len(samples))
+        return with_seeds(dataset, keys, len(samples))
 
     dataset = per_epoch(one_pass, training=training, seed=seed, epoch=epoch)
     dataset = dataset.map(load_clip, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)

@@ -26,8 +26,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_fer.data import augment, pipeline, prepared
 from keras_fer.data import cache as feature_cache
-from keras_fer.data import pipeline, prepared
 
 __all__ = ["ArraySource", "FeatureSource", "FrameSource", "open_source", "reading"]
 
@@ -59,11 +59,14 @@ class FeatureSource:
                             "weights_file_sha256": config.get("weights_file_sha256"), "face": config.get("face"),
                             "sampler": drawn, "sampler_options": options}
 
-    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0):
+    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0, augmentation=None):
         """``(inputs, labels)`` batches of the samples ``ids`` (all when None); ``epoch``: see
-        :func:`~keras_fer.data.pipeline.per_epoch`."""
+        :func:`~keras_fer.data.pipeline.per_epoch`. ``augmentation`` (a
+        :class:`~keras_fer.data.augment.ClipAugmentation`) applies in training to cached frames
+        (``input == "frames"``: optical flow) only; stem features get no spatial augmentation."""
         return pipeline.feature_dataset(self.path, training=training, batch_size=batch_size, seed=seed, ids=ids,
-                                        sampler=self.sampler, sampler_options=self.sampler_options, epoch=epoch)
+                                        sampler=self.sampler, sampler_options=self.sampler_options, epoch=epoch,
+                                        augmentation=augmentation if self.input == "frames" else None)
 
 
 class FrameSource:
@@ -92,12 +95,13 @@ class FrameSource:
         self.preparation = {"input": "frames", "face": face, "image_size": image_size or settings["size"],
                          "sampler": drawn, "sampler_options": options}
 
-    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0):
+    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0, augmentation=None):
         """``(frames, labels)`` batches of the samples ``ids`` (all when None); ``epoch``: see
-        :func:`~keras_fer.data.pipeline.per_epoch`."""
+        :func:`~keras_fer.data.pipeline.per_epoch`; ``augmentation``: a
+        :class:`~keras_fer.data.augment.ClipAugmentation`, applied in training only."""
         return pipeline.frame_dataset(self.path, training=training, batch_size=batch_size, seed=seed, ids=ids,
                                       sampler=self.sampler, sampler_options=self.sampler_options,
-                                      image_size=self.image_size, epoch=epoch)
+                                      image_size=self.image_size, epoch=epoch, augmentation=augmentation)
 
 
 class ArraySource:
@@ -133,9 +137,14 @@ class ArraySource:
         self._index = {sample_id: n for n, sample_id in enumerate(ids)}
         self.preparation = None  # arrays in memory: no record of how a video became them
 
-    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0):
+    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0, augmentation=None):
         """``(inputs, labels)`` batches of the samples ``ids`` (all when None), in the order of ``ids`` in test;
-        in training shuffled by (``seed``, epoch), see :func:`~keras_fer.data.pipeline.per_epoch`."""
+        in training shuffled by (``seed``, epoch), see :func:`~keras_fer.data.pipeline.per_epoch`, and
+        ``augmentation`` (a :class:`~keras_fer.data.augment.ClipAugmentation`) applied to each clip of frames
+        ``(T, H, W, C)`` with a seed of (``seed``, epoch); ``input="features"`` gets none."""
+        augmentation = pipeline.check_augmentation(augmentation, training)
+        if self.input == "features" or self.inputs.ndim < 4:
+            augmentation = None
         if ids is None:
             picked = np.arange(len(self.labels))
         else:
@@ -146,7 +155,11 @@ class ArraySource:
         samples = tf.data.Dataset.from_tensor_slices((self.inputs[picked], self.labels[picked]))
 
         def one_pass(keys):
-            return samples if keys is None else pipeline.shuffled(samples, len(picked), keys[0])
+            dataset = samples if keys is None else pipeline.shuffled(samples, len(picked), keys[0])
+            if augmentation is None:
+                return dataset
+            return pipeline.with_seeds(dataset, keys, len(picked)).map(
+                lambda pair, seed_value: (augment.augment_clip(pair[0], seed_value, augmentation), pair[1]))
 
         dataset = pipeline.per_epoch(one_pass, training=training, seed=seed, epoch=epoch)
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(picked))).batch(batch_size)

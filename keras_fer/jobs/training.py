@@ -116,7 +116,13 @@ def _check_input(network, model, shape, given):
 
 def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor, patience,
          verbose, tensorboard, strategy):
-    """Build ``model`` with ``recipe``, fit it on the fold's training side, select on its validation side."""
+    """Build ``model`` with ``recipe``, fit it on the fold's training side, select on its validation side.
+
+    The training side gets the recipe's spatial augmentations (:func:`keras_fer.data.augment.from_recipe`;
+    frames and flow only), recorded in ``augmentation.json`` beside the fit's files.
+    """
+    from keras_fer.data import augment
+
     if source.input == "features" and source.preparation:  # a cache of another ECNN variant: which extract to run
         check_stem(model, source.preparation["stem"])
     if not fold.validation_ids:
@@ -124,7 +130,11 @@ def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, s
     train_ids, validation_ids = list(fold.train_ids), list(fold.validation_ids)
     batch_size = recipe.batch_size  # the global batch: split over the replicas
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by fit before each epoch: exact resume
-    train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed, epoch=epoch)
+    augmentation = augment.from_recipe(recipe) if source.input == "frames" else None  # features: none
+    train_data = source.dataset(train_ids, training=True, batch_size=batch_size, seed=seed, epoch=epoch,
+                                **({} if augmentation is None else {"augmentation": augmentation}))
+    write_json(os.path.join(out_dir, "augmentation.json"),
+               {"input": source.input, "applied": None if augmentation is None else augmentation.record()})
     validation_data = source.dataset(validation_ids, training=False, batch_size=batch_size)
     shape = tuple(train_data.element_spec[0].shape[1:])  # (T, ...); T None without a sampler
     kwargs = {**_shape_options(model, source.input, shape), **(model_kwargs or {})}
