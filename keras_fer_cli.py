@@ -232,7 +232,9 @@ def _add_predict(sub):
                     "FER2013 mini-Xception shipped with keras-fer, probabilities averaged over 16 frames (per-frame "
                     "score fusion). Exit 0 when at least one video was predicted, 1 when every video failed, 2 for a "
                     "bad option or model.")
-    p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files, frame folders, or folders of videos")
+    p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files, frame folders, folders of videos, or a "
+                   "manifest CSV (id,path,...,onset,apex,offset): the sampler then reads each video's annotated "
+                   "phases as in training (STCAM's apex, STANet's onset..offset)")
     p.add_argument("--model", help="an output folder of keras-fer train (default: the FER2013 score-fusion predictor)")
     p.add_argument("--stem-weights", help="the stem's weights file, when the model's features came from weights "
                                           "not shipped with keras-fer (checked against the cache's SHA-256)")
@@ -377,6 +379,29 @@ def parse(argv=None):
     return args
 
 
+def _add_flow(sub):
+    p = sub.add_parser(
+        "flow",
+        help="cache STANet's optical flow of every prepared sample's onset..offset window; resumable",
+        description="Interpolate each prepared sample's annotated onset..offset window to NUM_FLOWS + 1 frames "
+        "(STANet sec. 4.1), compute the optical flow between adjacent frames from the face crops, resize it to "
+        "SIZE and write it, normalised, into a cache with the feature cache's layout (OUT/cache.json, "
+        "OUT/shards/, OUT/manifest.csv): `keras-fer train|cv|evaluate --data OUT` read it. See keras_fer.data.flow.",
+    )
+    p.add_argument("--prepared", required=True, help="output folder of keras-fer prepare (manifest with onset and "
+                   "offset; every frame of the window kept)")
+    p.add_argument("--out", required=True, help="cache folder (a rerun resumes it)")
+    p.add_argument("--num-flows", type=int, default=20, help="flow fields per sample (default 20, the paper's)")
+    p.add_argument("--size", type=int, default=192, help="side of the flow fields (default 192, the paper's)")
+    p.add_argument("--method", choices=["farneback", "dis", "tvl1"], default="farneback",
+                   help="OpenCV estimator (the paper's FlowNet 2.0 is not available; default farneback)")
+    p.add_argument("--bound", type=float, help="clip the flow at +-BOUND pixels before dividing by it "
+                   "(default SIZE / 64)")
+    p.add_argument("--num-shards", type=int, help="shard files (default: one per 64 samples)")
+    _add_process_share(p, "fill one cache")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-fer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
@@ -389,6 +414,7 @@ def build_parser():
     p.add_argument("--paper", help="only this paper's models: ast, stcam, ecnn_fsa, ceflnet or stanet")
     _add_prepare(sub)
     _add_extract(sub)
+    _add_flow(sub)
     _add_training(sub)
     _add_predict(sub)
     _add_export(sub)

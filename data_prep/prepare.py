@@ -120,11 +120,11 @@ class PrepareOptions:
             (int, float or str values; not ``training`` or ``seed``), for
             example ``{"peak": "middle"}`` for STCAM on MMI, whose apex is
             mid-video; the kept frames are ``superset(sampler, n_frames,
-            **sampler_options)``. Checked once on a made-up 10000-frame video,
-            so an unknown key fails before any video is read. A manifest's
-            ``apex`` column is not used as STCAM's ``peak``: the loaders
-            draw with one ``peak`` for every video, and the kept frames must
-            be the ones they draw.
+            **sampler_options)`` over the sample's annotated window
+            (``data_prep.sampling.phase_window``: STCAM frames 0..apex,
+            STANet onset..offset), which is what the readers draw. Checked
+            once on a made-up 10000-frame video, so an unknown key fails
+            before any video is read.
         jpeg_quality: JPEG quality of the crops, 1-100.
         detect_max_side: None detects on full frames; a number shrinks larger
             frames to this longer side for detection only (faster on large videos).
@@ -337,7 +337,9 @@ def prepare_sample(sample, out_dir, options):
     indices = None
     if options.sampler is not None:
         superset = _superset_function(options.sampler)
-        indices = superset(options.sampler, reader.info.n_frames, **options.sampler_options)
+        window = importlib.import_module("data_prep.sampling").phase_window(
+            options.sampler, reader.info.n_frames, sample, **options.sampler_options)
+        indices = superset(options.sampler, reader.info.n_frames, window=window, **options.sampler_options)
     track = cropper.track(reader, indices)
     crops_root = os.path.join(out_dir, "crops")
     final = os.path.join(crops_root, sample["id"])

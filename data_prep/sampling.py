@@ -36,8 +36,10 @@ import numpy as np
 from data_prep.checks import check_choice, check_int
 
 __all__ = [
+    "PHASE_WINDOWS",
     "SAMPLERS",
     "interpolate_frames",
+    "phase_window",
     "sample",
     "sample_ast",
     "sample_ceflnet",
@@ -500,7 +502,58 @@ def _check_paper(paper):
     check_choice(paper, sorted(SAMPLERS), "paper")
 
 
-def sample(paper, n_frames, *, training=False, seed=None, **options):
+#: The annotated phases that bound the part of a clip each paper's sampler reads: STCAM's frames run from the
+#: first (neutral) frame to the peak expression (sec. 4.2, "Frames selection"), STANet interpolates the
+#: micro-expression, onset to offset (sec. 4.1). The other papers sample the whole clip.
+PHASE_WINDOWS = {"stcam": ("first", "apex"), "stanet": ("onset", "offset")}
+
+
+def phase_window(paper, n_frames, phases, **options):
+    """The ``(start, end)`` frames (inclusive) that the sampler of ``paper`` reads, from a clip's annotated phases.
+
+    STCAM reads frames ``0..apex`` (its peak is then the apex) unless a ``peak`` other than ``"last"`` is given
+    (``peak="middle"`` for MMI without annotations); STANet reads ``onset..offset``. Frames past the clip are
+    clipped to it.
+
+    Args:
+        paper: a key of :data:`SAMPLERS`.
+        n_frames: frames in the clip, >= 1.
+        phases: dict with ``onset``, ``apex``, ``offset`` (int, or None / "" / -1 when not annotated).
+        **options: the sampler's options.
+
+    Returns:
+        ``(start, end)``, or None when the sampler reads the whole clip (another paper, or a phase it needs is not
+        annotated).
+
+    Example:
+
+    >>> phase_window("stcam", 30, {"onset": 3, "apex": 12, "offset": 25})
+    (0, 12)
+    """
+    _check_paper(paper)
+    wanted = PHASE_WINDOWS.get(paper)
+    if wanted is None or (paper == "stcam" and options.get("peak", "last") != "last"):
+        return None
+    bounds = []
+    for name in wanted:
+        value = 0 if name == "first" else phases.get(name)
+        if value is None or value == "" or int(value) < 0:
+            return None
+        bounds.append(min(int(value), n_frames - 1))
+    return bounds[0], max(bounds)
+
+
+def _in_window(n_frames, window):
+    if window is None:
+        return 0, n_frames
+    start, end = (int(v) for v in window)
+    if not 0 <= start <= end < n_frames:
+        raise ValueError(f"`window` must be (start, end) with 0 <= start <= end < n_frames={n_frames}; "
+                         f"received window={window!r}")
+    return start, end - start + 1
+
+
+def sample(paper, n_frames, *, training=False, seed=None, window=None, **options):
     """Run the sampler of ``paper`` ("ast", "stcam", "ecnn_fsa", "ceflnet", "stanet").
 
     Args:
@@ -508,6 +561,8 @@ def sample(paper, n_frames, *, training=False, seed=None, **options):
         n_frames: number of frames in the video, >= 1.
         training: the training draw (True) or the deterministic test choice.
         seed: seed of the training draw.
+        window: None (the whole clip), or ``(start, end)``: the sampler reads frames ``start..end`` only, as if
+            the clip were cut there (:func:`phase_window`); the positions returned are the clip's.
         **options: the sampler's own keyword arguments (for example
             ``peak="middle"`` for STCAM); an unknown one raises TypeError.
 
@@ -520,10 +575,12 @@ def sample(paper, n_frames, *, training=False, seed=None, **options):
     [0, 2, 4, 6, 8, 10, 12]
     """
     _check_paper(paper)
-    return SAMPLERS[paper](n_frames, training=training, seed=seed, **options)
+    start, length = _in_window(n_frames, window)
+    positions = SAMPLERS[paper](length, training=training, seed=seed, **options)
+    return positions if window is None else positions + start
 
 
-def superset(paper, n_frames, **options):
+def superset(paper, n_frames, window=None, **options):
     """Every frame the sampler of ``paper`` can touch, in any training or test draw.
 
     For samplers that return float positions, both neighbours (floor and ceil)
@@ -533,6 +590,7 @@ def superset(paper, n_frames, **options):
     Args:
         paper: a key of :data:`SAMPLERS`.
         n_frames: number of frames in the video, >= 1.
+        window: None, or the ``(start, end)`` the sampler reads (see :func:`sample`).
         **options: the sampler's keyword arguments other than ``training`` and
             ``seed`` (they change which frames are reachable).
 
@@ -548,10 +606,11 @@ def superset(paper, n_frames, **options):
     for name in ("training", "seed"):
         if name in options:
             raise ValueError(f"`superset` covers every training and test draw; do not pass `{name}`.")
-    SAMPLERS[paper](n_frames, **options)  # validates n_frames and the options
-    positions = np.asarray(_SUPERSETS[paper](n_frames, **options), dtype=np.float64).ravel()
+    start, length = _in_window(n_frames, window)
+    SAMPLERS[paper](length, **options)  # validates n_frames and the options
+    positions = np.asarray(_SUPERSETS[paper](length, **options), dtype=np.float64).ravel()
     frames = np.concatenate([np.floor(positions), np.ceil(positions)]).astype(np.int64)
-    return np.unique(np.clip(frames, 0, n_frames - 1))
+    return start + np.unique(np.clip(frames, 0, length - 1))
 
 
 # --------------------------------------------------------------------------- interpolation

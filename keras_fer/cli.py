@@ -68,6 +68,23 @@ def _extract(args):
     return 0
 
 
+def _flow(args):
+    from data_prep.cluster import process_share
+    from keras_fer.data.flow import extract_flow
+
+    try:
+        process_index, num_processes = process_share(args.process_index, args.num_processes)
+        result = extract_flow(args.prepared, args.out, num_flows=args.num_flows, size=args.size, method=args.method,
+                              bound=args.bound, num_shards=args.num_shards, process_index=process_index,
+                              num_processes=num_processes, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as error:
+        return _error(args, error)
+    state = (f"complete; manifest {os.path.join(args.out, 'manifest.csv')}" if result["complete"]
+             else "incomplete: other processes' shards are still missing")
+    print(f"flow of {result['computed']} samples, already done {result['skipped']}; cache {state}")
+    return 0
+
+
 def _local_gpus():
     """The CUDA_VISIBLE_DEVICES entries of this machine's GPUs (all of them when it is not set)."""
     import tensorflow as tf
@@ -114,7 +131,7 @@ def _source(args):
     sampler = {None: "stored", "none": None}.get(args.sampler, args.sampler)
     image_size = _checked(args, "image_size", 1)
     kept = open_source(args.data) if args.sampler is None else None
-    if kept is not None and kept.input == "frames" and kept.preparation["sampler"] is None:  # every frame kept
+    if kept is not None and kept.preparation["input"] == "frames" and kept.preparation["sampler"] is None:
         if args.command in ("train", "cv"):
             from keras_fer.models import get_spec
 
@@ -337,6 +354,7 @@ COMMANDS = {
     "list-models": _list_models,
     "prepare": _prepare,
     "extract": _extract,
+    "flow": _flow,
     "train": _train,
     "cv": _cv,
     "evaluate": _evaluate,

@@ -89,7 +89,7 @@ from keras_fer.data import augment, prepared
 from keras_fer.data import cache as feature_cache
 
 __all__ = ["check_augmentation", "class_names", "draw_frames", "feature_dataset", "frame_dataset", "per_epoch",
-           "resolve_sampler", "shuffled", "with_seeds"]
+           "phase_windows", "resolve_sampler", "shuffled", "with_seeds"]
 
 _AUTOTUNE = tf.data.AUTOTUNE
 # No read buffer: a record (a clip, ~1 MB) is read straight into its string instead of through a buffer copy,
@@ -148,7 +148,7 @@ def _check_ids(ids, known, where):
     return wanted
 
 
-def draw_frames(sampler, sampler_options, training, sampler_frames, frame_indices, seed):
+def draw_frames(sampler, sampler_options, training, sampler_frames, frame_indices, seed, window=None):
     """Which stored frames a draw needs: the NumPy core of both readers.
 
     Args:
@@ -158,6 +158,8 @@ def draw_frames(sampler, sampler_options, training, sampler_frames, frame_indice
         sampler_frames: ``n_frames`` of the sampler.
         frame_indices: sorted sampler-space indices of the stored frames.
         seed: seed of the training draw.
+        window: None, or the ``(start, end)`` frames the sampler reads (the clip's annotated phases,
+            :func:`data_prep.sampling.phase_window`); ``(-1, -1)`` is None.
 
     Returns:
         ``(lower, upper, weight, mask)``: slots into the stored frames
@@ -172,8 +174,9 @@ def draw_frames(sampler, sampler_options, training, sampler_frames, frame_indice
     if sampler is None:
         positions = frame_indices
     else:
+        window = None if window is None or int(window[0]) < 0 else (int(window[0]), int(window[1]))
         positions = np.asarray(sampling.sample(sampler, int(sampler_frames), training=bool(training),
-                                               seed=int(seed), **sampler_options)).ravel()
+                                               seed=int(seed), window=window, **sampler_options)).ravel()
     lower = np.floor(positions).astype(np.int64)
     upper = np.ceil(positions).astype(np.int64)
     slots = []
@@ -225,17 +228,35 @@ def resolve_sampler(sampler, sampler_options, stored_sampler, stored_options, wh
     return sampler, options
 
 
+def phase_windows(sampler, options, sampler_frames, phases):
+    """The ``(start, end)`` each clip's sampler reads (:func:`data_prep.sampling.phase_window`; ``(-1, -1)``: the
+    whole clip), an int64 array (N, 2), from each clip's ``sampler_frames`` and ``phases`` (onset, apex, offset
+    dict or tuple; -1 or None: not annotated)."""
+    windows = np.full((len(sampler_frames), 2), -1, np.int64)
+    if sampler is None:
+        return windows
+    for row, (frames, values) in enumerate(zip(sampler_frames, phases)):
+        if not isinstance(values, dict):
+            values = dict(zip(("onset", "apex", "offset"), tuple(values) or (-1, -1, -1)))
+        window = sampling.phase_window(sampler, int(frames), values, **options)
+        if window is not None:
+            windows[row] = window
+    return windows
+
+
 def _draw_map(sampler, options, training, draw_shape):
-    """A tf.data map function: (sampler_frames, frame_indices, seed) -> flat (lower, upper, weight, mask) tensors."""
+    """A tf.data map function: (sampler_frames, frame_indices, seed, window) -> flat (lower, upper, weight, mask)
+    tensors."""
     frames_per_draw = None if draw_shape == (None,) else int(np.prod(draw_shape))
 
-    def draw(sampler_frames, frame_indices, seed):
+    def draw(sampler_frames, frame_indices, seed, window):
         return draw_frames(sampler, options, training, sampler_frames, frame_indices,
-                           int(seed) & 0x7FFFFFFFFFFFFFFF)
+                           int(seed) & 0x7FFFFFFFFFFFFFFF, window)
 
-    def apply(sampler_frames, frame_indices, seed):
+    def apply(sampler_frames, frame_indices, seed, window):
         lower, upper, weight, mask = tf.numpy_function(
-            draw, [sampler_frames, frame_indices, seed], [tf.int64, tf.int64, tf.float32, tf.bool], stateful=False)
+            draw, [sampler_frames, frame_indices, seed, window], [tf.int64, tf.int64, tf.float32, tf.bool],
+            stateful=False)
         for tensor in (lower, upper, weight, mask):
             tensor.set_shape((frames_per_draw,))
         return lower, upper, weight, mask
@@ -432,25 +453,29 @@ def feature_dataset(cache_dir, *, training, batch_size=8, sampler="stored", samp
     if augmentation is not None and len(feature_shape) != 3:
         raise ValueError(f"`augmentation` needs cached frames (H, W, C) such as optical flow; {info.cache_dir} "
                          f"holds features of shape {feature_shape}, which get no spatial augmentation")
+    windows = dict(zip([record["id"].encode() for record in info.records],
+                       phase_windows(sampler, options, [record["sampler_frames"] for record in info.records],
+                                     [record["phases"] for record in info.records])))
     read_batch = _feature_batch_map(sampler, options, training, draw_shape, integral, feature_shape,
                                     batch_size if drop_remainder else None, dtype, as_dict, include_ids,
-                                    augmentation)
+                                    augmentation, windows)
     dataset = dataset.map(read_batch, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
     dataset_options = tf.data.Options()
     dataset_options.deterministic = deterministic
     return dataset.with_options(dataset_options).prefetch(_AUTOTUNE)
 
 
-def _draw_batch(sampler, options, training, sampler_frames, values, lengths, seeds):
+def _draw_batch(sampler, options, training, sampler_frames, values, lengths, seeds, windows):
     """:func:`draw_frames` for a batch of clips, padded to the longest draw (padding: slot 0, masked).
 
     ``values``/``lengths`` are the batch's frame indices, flat, and their
-    count per clip. Returns ``(lower, upper, weight, mask)``, each (B, T).
+    count per clip; ``windows`` each clip's (start, end) (:func:`phase_windows`). Returns
+    ``(lower, upper, weight, mask)``, each (B, T).
     """
     ends = np.cumsum(lengths)
     draws = [draw_frames(sampler, options, training, frames, values[end - length:end],
-                         int(seed) & 0x7FFFFFFFFFFFFFFF)
-             for frames, length, end, seed in zip(sampler_frames, lengths, ends, seeds)]
+                         int(seed) & 0x7FFFFFFFFFFFFFFF, window)
+             for frames, length, end, seed, window in zip(sampler_frames, lengths, ends, seeds, windows)]
     count = max(draw[0].size for draw in draws)
     lower, upper = np.zeros((2, len(draws), count), np.int64)
     weight = np.zeros((len(draws), count), np.float32)
@@ -462,7 +487,7 @@ def _draw_batch(sampler, options, training, sampler_frames, values, lengths, see
 
 
 def _feature_batch_map(sampler, options, training, draw_shape, integral, feature_shape, static_batch, dtype, as_dict,
-                       include_ids, augmentation=None):
+                       include_ids, augmentation=None, windows=None):
     """A tf.data map function: a batch of (serialized record, seed) -> the reader's ``(inputs, labels)``.
 
     The whole batch is parsed at once, its frames drawn by one NumPy call,
@@ -470,7 +495,8 @@ def _feature_batch_map(sampler, options, training, draw_shape, integral, feature
     (``tf.strings.substr``) and decoded: a clip's other stored frames are
     not decoded. Masking and the cast to ``dtype`` happen once per batch.
     ``static_batch`` is the batch size when every batch has it (``drop_remainder``), else None.
-    ``augmentation`` (frames only) is applied to each clip with its draw seed.
+    ``augmentation`` (frames only) is applied to each clip with its draw seed. ``windows``: sample id (bytes) ->
+    the (start, end) its sampler reads (:func:`phase_windows`); None or absent: the whole clip.
     """
     spec = {
         "id": tf.io.FixedLenFeature([], tf.string),
@@ -482,8 +508,9 @@ def _feature_batch_map(sampler, options, training, draw_shape, integral, feature
     frame_bytes = 2 * int(np.prod(feature_shape))  # float16
     frames_per_draw = None if draw_shape == (None,) else int(np.prod(draw_shape))
 
-    def draw(sampler_frames, values, lengths, seeds):
-        return _draw_batch(sampler, options, training, sampler_frames, values, lengths, seeds)
+    def draw(sampler_frames, values, lengths, seeds, ids):
+        found = [(windows or {}).get(sample_id, (-1, -1)) for sample_id in ids]
+        return _draw_batch(sampler, options, training, sampler_frames, values, lengths, seeds, found)
 
     def read_batch(records, seeds):
         example = tf.io.parse_example(records, spec)
@@ -492,7 +519,7 @@ def _feature_batch_map(sampler, options, training, draw_shape, integral, feature
         tf.debugging.assert_equal(tf.cast(tf.strings.length(data), tf.int64), lengths * frame_bytes,
                                   message="feature cache: a record's feature bytes do not match its frame count")
         lower, upper, weight, mask = tf.numpy_function(
-            draw, [example["sampler_frames"], indices.values, lengths, seeds],
+            draw, [example["sampler_frames"], indices.values, lengths, seeds, example["id"]],
             [tf.int64, tf.int64, tf.float32, tf.bool], stateful=False)
         for tensor in (lower, upper, weight, mask):
             tensor.set_shape((None, frames_per_draw))
@@ -620,11 +647,12 @@ def frame_dataset(prepared_dir, *, training, batch_size=8, sampler="stored", sam
             np.concatenate([s.frame_indices for s in samples]).astype(np.int64), lengths),
         "source_frames": tf.RaggedTensor.from_row_lengths(
             np.concatenate([s.source_frames for s in samples]).astype(np.int64), lengths),
+        "window": phase_windows(sampler, options, [s.sampler_frames for s in samples], [s.phases for s in samples]),
     }
     draw = _draw_map(sampler, options, training, draw_shape)
 
     def load_clip(row, seed_value):
-        lower, upper, weight, mask = draw(row["sampler_frames"], row["frame_indices"], seed_value)
+        lower, upper, weight, mask = draw(row["sampler_frames"], row["frame_indices"], seed_value, row["window"])
         needed, slots = tf.unique(tf.concat([lower, upper], 0))  # decode each crop once
         frames = tf.gather(row["source_frames"], needed)
         paths = tf.strings.join([row["crops_dir"], "/", tf.strings.as_string(frames, width=6, fill="0"), ".jpg"])

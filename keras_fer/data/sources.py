@@ -29,7 +29,10 @@ import tensorflow as tf
 from keras_fer.data import augment, pipeline, prepared
 from keras_fer.data import cache as feature_cache
 
-__all__ = ["ArraySource", "FeatureSource", "FrameSource", "open_source", "reading"]
+__all__ = ["FLOW_STEM", "ArraySource", "FeatureSource", "FlowSource", "FrameSource", "open_source", "reading"]
+
+#: The ``stem`` that a flow cache's ``cache.json`` records (:mod:`keras_fer.data.flow` writes it).
+FLOW_STEM = "optical_flow"
 
 
 class FeatureSource:
@@ -50,7 +53,7 @@ class FeatureSource:
         self.class_names = list(info.classes)
         self.rows = [{"id": r["id"], "label": r["label"], "subject": r["subject"]} for r in info.records]
         self.sampler, self.sampler_options = sampler, sampler_options
-        config = info.config
+        self.config = config = info.config
         drawn, options = pipeline.resolve_sampler(sampler, sampler_options, config["sampler"],
                                                    config["sampler_options"], self.path)
         #: How a video becomes this source's input (recorded beside a trained model for ``keras-fer predict``).
@@ -67,6 +70,30 @@ class FeatureSource:
         return pipeline.feature_dataset(self.path, training=training, batch_size=batch_size, seed=seed, ids=ids,
                                         sampler=self.sampler, sampler_options=self.sampler_options, epoch=epoch,
                                         augmentation=augmentation if self.input == "frames" else None)
+
+
+class FlowSource(FeatureSource):
+    """Optical-flow clips ``(T, size, size, 2)`` of a flow cache (``keras-fer flow``, :mod:`keras_fer.data.flow`),
+    the input of STANet's end-to-end models (``input="frames"``: flow frames, not stem features).
+
+    Args:
+        cache_dir: the flow cache's folder.
+    """
+
+    input = "frames"
+
+    def __init__(self, cache_dir):
+        super().__init__(cache_dir, sampler="stored")
+        settings = self.config["flow"]
+        self.shape = (settings["num_flows"], settings["size"], settings["size"], 2)
+        #: How a video becomes this source's input (recorded beside a trained model for ``keras-fer predict``).
+        self.preparation = {"input": "flow", "face": self.config["face"], "flow": dict(settings), "sampler": None,
+                            "sampler_options": {}}
+
+    def dataset(self, ids, *, training, batch_size, seed=None, epoch=0, **options):
+        """``(flow, labels)`` batches of the samples ``ids`` (all when None); see :meth:`FeatureSource.dataset`."""
+        dataset = super().dataset(ids, training=training, batch_size=batch_size, seed=seed, epoch=epoch, **options)
+        return dataset.map(lambda flows, labels: (tf.ensure_shape(flows, (None, *self.shape)), labels))
 
 
 class FrameSource:
@@ -169,16 +196,28 @@ class ArraySource:
 
 
 def open_source(path, sampler="stored", sampler_options=None, image_size=None):
-    """A :class:`FeatureSource` for a cache folder (``cache.json``), a :class:`FrameSource` for a prepared folder."""
+    """A :class:`FeatureSource` for a cache folder (``cache.json``; a :class:`FlowSource` for a flow cache), a
+    :class:`FrameSource` for a prepared folder."""
     path = os.fspath(path)
     if feature_cache.is_cache_dir(path):  # cache.json, or a cache's shards/ without it (FeatureSource names it)
         if image_size is not None:
             raise ValueError(f"{path} is a feature cache: `image_size` applies to prepared folders only")
+        if _is_flow_cache(path):
+            if sampler != "stored" or sampler_options:
+                raise ValueError(f"{path} is a flow cache (keras-fer flow): its clips are fixed; pass no sampler")
+            return FlowSource(path)
         return FeatureSource(path, sampler, sampler_options)
     if os.path.isfile(os.path.join(path, "manifest.csv")):
         return FrameSource(path, sampler, sampler_options, image_size)
     raise ValueError(f"{path}: neither a feature cache (no cache.json; see keras-fer extract) nor a prepared folder "
                      "(no manifest.csv; see keras-fer prepare)")
+
+
+def _is_flow_cache(path):
+    try:
+        return feature_cache.read_cache_json(path)["config"]["stem"] == FLOW_STEM
+    except (feature_cache.CacheError, KeyError, TypeError):
+        return False  # FeatureSource names what is wrong with the cache
 
 
 @contextlib.contextmanager

@@ -40,6 +40,8 @@ def _trained(model_dir, stem_weights):
         classifier = load_trained(model_dir, stem_weights=stem_weights)
         head = classifier.head if classifier.stem is not None else None
         metadata.update(sampler=classifier.sampler, sampler_options=classifier.sampler_options, face=classifier.face)
+        if classifier.flow is not None:
+            metadata.update(flow=classifier.flow)
         return classifier.frames_model(), head, list(classifier.class_names), metadata
     model = keras.saving.load_model(os.path.join(model_dir, "model.keras"), compile=False)
     return model, None, list(info["class_names"]), metadata

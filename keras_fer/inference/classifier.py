@@ -14,6 +14,7 @@ import numpy as np
 from data_prep import prepare, sampling
 from keras_fer import backends
 from keras_fer.data.cache import stem_weights_sha256
+from keras_fer.data.flow import window_flow, window_positions
 from keras_fer.evaluation.metrics import softmax
 from keras_fer.jobs.train_folder import MODEL, TRAIN_JSON, read_train_json
 from keras_fer.models.common import FrameMask, StemPreprocessing, attention_model, end_to_end, temporal_attention_model
@@ -63,6 +64,8 @@ class Classifier:
         face: the face settings of the training data (:class:`data_prep.prepare.PrepareOptions` fields).
         note: said in every prediction (what the model is and is not).
         feature_dtype: the features are rounded to this dtype before the head, as the feature cache stores them.
+        flow: None, or the optical-flow settings of a STANet model (:func:`keras_fer.data.flow.flow_settings`):
+            the head reads the flow of the video's frames (the whole video is the onset..offset window).
     """
 
     name: str
@@ -75,6 +78,7 @@ class Classifier:
     face: dict
     note: str = ""
     feature_dtype: str = "float16"
+    flow: dict | None = None
 
     def __post_init__(self):
         self.class_names = tuple(self.class_names)
@@ -110,11 +114,22 @@ class Classifier:
         """
         return prepare.PrepareOptions(**{**self.face, **overrides}).cropper()
 
-    def positions(self, n_frames):
-        """The test-time draw of the sampler: frame positions (CEFLNet: (clips, frames)); every frame without one."""
+    def positions(self, n_frames, phases=None):
+        """The test-time draw of the sampler: frame positions (CEFLNet: (clips, frames)); every frame without one.
+
+        ``phases``: the video's annotated ``onset``/``apex``/``offset`` (a dict, e.g. a manifest row), read as the
+        readers read them (:func:`data_prep.sampling.phase_window`); STANet's flow covers ``onset..offset``,
+        the whole video without them.
+        """
+        phases = phases or {}
+        if self.flow is not None:
+            window = sampling.phase_window("stanet", n_frames, phases) or (0, n_frames - 1)
+            return window_positions(*window, self.flow["num_flows"])
         if self.sampler is None:
             return np.arange(n_frames)
-        return np.asarray(sampling.sample(self.sampler, n_frames, training=False, **self.sampler_options))
+        window = sampling.phase_window(self.sampler, n_frames, phases, **self.sampler_options)
+        return np.asarray(sampling.sample(self.sampler, n_frames, training=False, window=window,
+                                          **self.sampler_options))
 
     def features(self, crops, batch_size=32):
         """The stem's features of face crops ``(N, S, S, 3)``, rounded as the cache stores them.
@@ -126,6 +141,16 @@ class Classifier:
         parts = [np.asarray(self._stem(crops[start:start + batch_size].astype("float32")))
                  for start in range(0, len(crops), batch_size)]
         return np.concatenate(parts).astype(self.feature_dtype).astype("float32")
+
+    def inputs(self, crops, positions, frame_indices):
+        """The head's input for one video: face crops ``(N, s, s, 3)`` of the source frames ``frame_indices``
+        (sorted) -> the stem's features (or crops resized to :attr:`frame_size`) blended at ``positions`` as
+        :func:`data_prep.sampling.interpolate_frames` does for the readers; STANet: the flow between the frames
+        blended at ``positions`` (:func:`keras_fer.data.flow.window_flow`), as ``keras-fer flow`` computes it."""
+        if self.flow is not None:
+            return window_flow(crops, positions, self.flow, frame_indices=frame_indices)
+        features = self.features(resize_crops(crops, self.frame_size))
+        return sampling.interpolate_frames(features, positions, frame_indices=frame_indices)
 
     def frames_model(self):
         """The end-to-end model on face crops ``(B, *lead, S, S, 3)`` in [0, 255]: the stem on every frame, then the
@@ -225,12 +250,14 @@ def load_trained(model_dir, stem_weights=None):
         spec = get_stem(preparation["stem"])
         frame_size = preparation["input_size"] or spec.default_input_size or face["size"]
         stem = per_frame_stem(stem, spec.preprocessing, frame_size)
+    elif preparation["input"] == "flow":  # STANet on a flow cache: flow is computed from the crops as prepared
+        stem, frame_size = None, face["size"]
     else:
         stem, frame_size = None, preparation["image_size"]
     note = (f"{info['model']} trained by keras-fer on {info.get('data')} (epoch {info.get('best_epoch')} selected "
             f"on validation data)")
     return Classifier(info["model"], info["class_names"], model, stem, frame_size, preparation["sampler"],
-                      dict(preparation["sampler_options"] or {}), dict(face), note)
+                      dict(preparation["sampler_options"] or {}), dict(face), note, flow=preparation.get("flow"))
 
 
 def rounded(values, digits=4):

@@ -5,9 +5,10 @@ import os
 
 import numpy as np
 
-from data_prep import faces, prepare, sampling, video
+from data_prep import faces, prepare, video
+from data_prep.manifest import PHASE_COLUMNS
 from keras_fer.inference.annotate import write_annotated_video
-from keras_fer.inference.classifier import resize_crops, rounded
+from keras_fer.inference.classifier import rounded
 from keras_fer.models.common import NO_TEMPORAL_ATTENTION
 
 __all__ = ["Prediction", "find_videos", "predict_video", "predict_videos"]
@@ -29,7 +30,7 @@ def _positions_json(positions):
     return rounded(positions, 3)
 
 
-def predict_video(classifier, path, cropper=None):
+def predict_video(classifier, path, cropper=None, phases=None):
     """Classify one video (file or frame folder) and report the evidence.
 
     The sampler's test-time positions are drawn for the video's frame count; the face is detected (and
@@ -41,6 +42,8 @@ def predict_video(classifier, path, cropper=None):
         classifier: a :class:`Classifier`.
         path: a video file or frame folder.
         cropper: a :class:`data_prep.faces.FaceCropper` to reuse (default: ``classifier.cropper()``).
+        phases: None, or the video's annotated ``onset``/``apex``/``offset`` (a manifest row), which the sampler
+            reads as in training (:meth:`Classifier.positions`).
 
     Returns:
         A :class:`Prediction`. ``result`` holds ``video``, ``model``, ``label``, ``probabilities`` (class ->
@@ -56,12 +59,11 @@ def predict_video(classifier, path, cropper=None):
     """
     reader = video.VideoReader(path)
     n_frames = reader.info.n_frames
-    positions = classifier.positions(n_frames)
+    positions = classifier.positions(n_frames, phases)
     needed = np.unique(np.clip(np.concatenate([np.floor(positions).ravel(), np.ceil(positions).ravel()]),
                                0, n_frames - 1).astype(np.int64))
     crops, track = (cropper or classifier.cropper()).crop_video(reader, needed)  # (len(needed), size, size, 3)
-    features = classifier.features(resize_crops(crops, classifier.frame_size))
-    inputs = sampling.interpolate_frames(features, positions, frame_indices=needed)  # (*positions.shape, ...)
+    inputs = classifier.inputs(crops, positions, needed)  # (*positions.shape, ...); STANet: (T, H, W, 2) flow
     outputs = classifier.explain(inputs[None])
     probabilities = outputs["probabilities"][0]
     weights = outputs["temporal_attention"][0]
@@ -104,14 +106,16 @@ def find_videos(paths):
 
 
 def _videos_or_errors(paths):
-    """``(video, None)`` for every video of each path (:func:`find_videos`), ``(path, error)`` for a path that
-    names none (missing, or a folder without videos)."""
+    """``(video, phases, None)`` for every video of each path (:func:`find_videos`; ``phases``: the onset, apex and
+    offset a manifest CSV gives, else empty), ``(path, None, error)`` for a path that names none (missing, or a
+    folder without videos)."""
     items = []
     for path in paths:
         try:
-            items.extend((video_path, None) for video_path in find_videos([path]))
+            items.extend((row["path"], {name: row.get(name, "") for name in PHASE_COLUMNS}, None)
+                         for row in prepare.collect_samples(path))
         except (ValueError, OSError) as error:
-            items.append((path, error))
+            items.append((path, None, error))
     return items
 
 
@@ -121,7 +125,8 @@ def predict_videos(classifier, paths, *, progress=True, annotate_dir=None, timel
 
     Args:
         classifier: a :class:`Classifier`.
-        paths: video files, frame folders, or folders searched for them (:func:`find_videos`). A path that does
+        paths: video files, frame folders, folders searched for them (:func:`find_videos`), or manifest CSVs,
+            whose onset/apex/offset the sampler reads (:meth:`Classifier.positions`). A path that does
             not exist, a folder without videos, and a video that cannot be decoded or has no face each give an
             error entry.
         progress: a tqdm bar on stderr.
@@ -139,10 +144,10 @@ def predict_videos(classifier, paths, *, progress=True, annotate_dir=None, timel
     overrides = {key: value for key, value in (("detect_max_side", detect_max_side), ("detector", detector))
                  if value is not None}
     cropper = classifier.cropper(**overrides)
-    for path, error in tqdm(_videos_or_errors(paths), desc="predict", unit="video", disable=not progress):
+    for path, phases, error in tqdm(_videos_or_errors(paths), desc="predict", unit="video", disable=not progress):
         if error is None:
             try:
-                prediction = predict_video(classifier, path, cropper)
+                prediction = predict_video(classifier, path, cropper, phases)
             except (ValueError, OSError) as failure:  # VideoError and NoFaceError are ValueErrors
                 error = failure
         if error is not None:

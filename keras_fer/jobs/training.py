@@ -106,6 +106,14 @@ def _shape_options(model, input, shape):
 def _check_input(network, model, shape, given):
     """The model reads what the data gives, or a ValueError that says which option to change."""
     expected = tuple(network.inputs[0].shape[1:])
+    channels = {2: "optical flow", 3: "RGB frames"}
+    if len(expected) == len(shape) >= 4 and expected[-1] != shape[-1] and {expected[-1], shape[-1]} == {2, 3}:
+        raise ValueError(f"model {model!r} reads {channels[expected[-1]]}, but the data gives "
+                         f"{channels[shape[-1]]}: " + (
+                             "compute STANet's flow with `keras-fer flow --prepared PREPARED --out FLOW` and train "
+                             "on --data FLOW" if expected[-1] == 2 else
+                             "a flow cache (keras-fer flow) is for STANet's models; train this one on the prepared "
+                             "folder or a feature cache"))
     if len(expected) == len(shape) and all(a is None or b is None or a == b for a, b in zip(expected, shape)):
         return
     raise ValueError(f"model {model!r} reads inputs of shape {expected} per clip, but the data gives {shape}"

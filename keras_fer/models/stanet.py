@@ -315,6 +315,7 @@ def build_stanet(
     temporal_attention="affinity",
     l1_penalty=L1_PENALTY,
     feature_shape=None,
+    num_frames=None,
     frame_size=(192, 192),
     filters=FLOW_CNN_FILTERS,
     mask_depth=2,
@@ -338,8 +339,9 @@ def build_stanet(
         l1_penalty: ``lambda`` of eq. 7 (end-to-end only: a head on cached
             features has no mask); 0 for the rows without ``l1``.
         feature_shape: ``(T, D)`` of the head; None means
-            ``(20, filters[-1])``. For ``input="frames"`` ``T`` must be an integer.
-        frame_size: ``(H, W)`` of the flow frames (192x192 in the paper).
+            ``(num_frames, filters[-1])``. For ``input="frames"`` ``T`` must be an integer.
+        num_frames: flow frames ``T`` per sample when ``feature_shape`` is None (None: :data:`NUM_FRAMES`).
+        frame_size: ``(H, W)`` of the flow frames (192x192 in the paper), or one int for square frames.
         filters, mask_depth, weights: the flow CNN's (see :func:`keras_fer.stems.flow_cnn`).
         hidden, units, pooling, dropout: the head's (see :func:`stanet_head`).
         name: the head's name is ``f"{name}_head"``.
@@ -349,7 +351,11 @@ def build_stanet(
         or ``(B, T, H, W, 2)`` normalised flow in (see the module docstring).
     """
     check_choice(input, ("features", "frames"), "input", "build_stanet")
+    if isinstance(frame_size, int) and not isinstance(frame_size, bool):
+        frame_size = (frame_size, frame_size)
     check_choice(spatial_attention, SPATIAL_ATTENTIONS, "spatial_attention", "build_stanet")
+    if num_frames is not None and (feature_shape is not None or head is not None):
+        raise ValueError("build_stanet: pass `num_frames` or `feature_shape` (or `head`), not both")
     if head is not None and input != "frames":
         raise ValueError("build_stanet: `head` is only used with input='frames' (it wraps an existing head)")
     if input == "features" and weights is not None:
@@ -363,7 +369,7 @@ def build_stanet(
                 raise ValueError(
                     f"build_stanet: `filters` must be three positive integers; received filters={filters!r}"
                 )
-            feature_shape = (NUM_FRAMES, filters[-1])
+            feature_shape = (NUM_FRAMES if num_frames is None else num_frames, filters[-1])
         head = stanet_head(num_classes, feature_shape, temporal_attention, hidden, units, pooling, dropout,
                            name=f"{name}_head")
         if input == "features":

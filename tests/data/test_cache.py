@@ -51,9 +51,12 @@ def test_extract_caches_the_sampler_superset_with_the_stem_values(tmp_path, prep
     info, records = _all_records(tmp_path / "cache")
     assert info.config["sampler"] == "stcam" and info.config["face"]["size"] == helpers.CROP
     record = next(r for r in records if r["id"] == "macro_S02_happiness_1")
-    superset = sampling.superset("stcam", 16, jitter=0.2)
+    phases = next(r for r in info.records if r["id"] == record["id"])["phases"]  # from the cache's manifest
+    apex = phases["apex"]  # STCAM's frames run from the first frame to the annotated apex
+    assert 6 <= apex < 15 and phases["onset"] < apex <= phases["offset"]
+    superset = sampling.superset("stcam", 16, window=(0, apex), jitter=0.2)
     np.testing.assert_array_equal(record["frame_indices"], superset)
-    assert superset.size < 16 and record["sampler_frames"] == 16
+    assert superset[-1] == apex and record["sampler_frames"] == 16
     crops = os.path.join(prepared_stcam, "crops", record["id"])
     frames = np.stack([cv2.cvtColor(cv2.imread(os.path.join(crops, f"{i:06d}.jpg")), cv2.COLOR_BGR2RGB)
                        for i in superset])

@@ -135,12 +135,14 @@ def test_a_missing_cache_json_is_named_as_missing(copy, tmp_path, capsys):
         assert f"{copy}/cache.json: missing" in err and "column" not in err
 
 
-def test_a_cache_of_the_previous_format_asks_for_a_new_extract(copy):
-    def older(info):  # format 1 had no sha256 of its entries or shards
-        info.update(format=1)
-        del info["sha256"]
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_cache_of_a_previous_format_asks_for_a_new_extract(copy, version):
+    def older(info):  # format 1 had no sha256 of its entries or shards, format 2 no phases in its manifest
+        info.update(format=version)
+        if version == 1:
+            del info["sha256"]
 
     _edit_cache_json(copy, older)
-    with pytest.raises(cache.CacheIntegrityError, match=r"cache\.json: cache format 1, this keras-fer reads "
-                                                        r"format 2 .* run keras-fer extract again"):
+    with pytest.raises(cache.CacheIntegrityError, match=rf"cache\.json: cache format {version}, this keras-fer "
+                                                        r"reads format 3 .* run keras-fer extract again"):
         cache.open_cache(copy)

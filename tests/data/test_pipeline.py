@@ -189,7 +189,7 @@ def test_batch_draws_match_per_clip_draws():
     lengths = np.array([3, 5, 2])
     values = np.concatenate([np.arange(n) for n in lengths]).astype(np.int64)
     seeds = np.array([4, -9, 2**62], np.int64)
-    lower, upper, weight, mask = pipeline._draw_batch(None, {}, True, lengths, values, lengths, seeds)
+    lower, upper, weight, mask = pipeline._draw_batch(None, {}, True, lengths, values, lengths, seeds, [(-1, -1)] * 3)
     assert lower.shape == upper.shape == weight.shape == mask.shape == (3, 5)
     for row, n in enumerate(lengths):
         np.testing.assert_array_equal(lower[row], np.r_[np.arange(n), np.zeros(5 - n, int)])
@@ -197,9 +197,10 @@ def test_batch_draws_match_per_clip_draws():
     options = {"num_frames": 4}
     lower, upper, weight, mask = pipeline._draw_batch("stanet", options, True, np.array([12, 9]),
                                                       np.r_[np.arange(12), np.arange(9)].astype(np.int64),
-                                                      np.array([12, 9]), np.array([1, 2], np.int64))
-    for row, (n, seed) in enumerate([(12, 1), (9, 2)]):
-        expected = pipeline.draw_frames("stanet", options, True, n, np.arange(n), seed)
+                                                      np.array([12, 9]), np.array([1, 2], np.int64),
+                                                      [(-1, -1), (2, 7)])
+    for row, (n, seed, window) in enumerate([(12, 1, None), (9, 2, (2, 7))]):
+        expected = pipeline.draw_frames("stanet", options, True, n, np.arange(n), seed, window)
         for got, want in zip((lower, upper, weight, mask), expected):
             np.testing.assert_array_equal(got[row], want)
 

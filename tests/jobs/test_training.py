@@ -32,6 +32,7 @@ class CountingSource:
     def __init__(self, source):
         self.source, self.calls = source, []
         self.rows, self.class_names, self.input = source.rows, source.class_names, source.input
+        self.preparation = source.preparation
 
     def dataset(self, ids, *, training, batch_size, seed=None, epoch=0):
         self.calls.append((tuple(ids), training))

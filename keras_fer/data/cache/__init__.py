@@ -13,7 +13,8 @@ Layout::
     CACHE/
       cache.json                         the config, its sha256 ("hash"), classes, shard count, sample-list hash,
                                          and "sha256": the sha256 of each of its other entries
-      manifest.csv                       one row per sample (MANIFEST_COLUMNS); written when every shard exists
+      manifest.csv                       one row per sample (MANIFEST_COLUMNS, with its annotated onset/apex/offset,
+                                         which the readers' samplers read); written when every shard exists
       shards/shard-00003-of-00016.tfrecord  one tf.train.Example per sample (below)
       shards/shard-00003-of-00016.json      the shard's index: its byte size, sha256 and one entry per record
 

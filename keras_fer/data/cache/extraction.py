@@ -17,14 +17,17 @@ from keras_fer.stems.extract import extract_features
 from keras_fer.stems.registry import build_stem, get_stem
 from keras_fer.version import __version__
 
-__all__ = ["cache_config", "extract", "prepared_samples", "stem_weights_sha256"]
+__all__ = ["cache_config", "extract", "prepared_samples", "sampler_phases", "stem_weights_sha256"]
 
 
 def prepared_samples(prepared_dir, sampler=None, sampler_options=None):
     """The :class:`CacheSample` of every sample of a ``keras-fer prepare`` folder, with the frames to cache.
 
-    The cached frames are ``superset(sampler, sampler_frames, **sampler_options)``
-    (every frame the sampler can draw), or every crop when ``sampler`` is None.
+    The cached frames are ``superset(sampler, sampler_frames, window=..., **sampler_options)``
+    (every frame the sampler can draw in the sample's annotated window,
+    :func:`data_prep.sampling.phase_window`), or every crop when ``sampler`` is None.
+    Each sample carries its annotated ``phases`` in sampler-space frame numbers
+    (:func:`sampler_phases`).
 
     Args:
         prepared_dir: output folder of ``keras-fer prepare``.
@@ -49,10 +52,13 @@ def prepared_samples(prepared_dir, sampler=None, sampler_options=None):
             raise ValueError(f"{where}: sample {row['id']!r} is named twice (first on line {seen[row['id']]})")
         seen[row["id"]] = line
         numbers, source, paths, sampler_frames = prepared.crops_of(prepared_dir, row, where)
+        phases = sampler_phases(row, numbers, source)
         if sampler is None:
             wanted = numbers
         else:
-            wanted = sampling.superset(sampler, sampler_frames, **options)
+            window = sampling.phase_window(sampler, sampler_frames, dict(zip(manifest.PHASE_COLUMNS, phases)),
+                                           **options)
+            wanted = sampling.superset(sampler, sampler_frames, window=window, **options)
         slots = np.searchsorted(numbers, wanted)
         slots = np.minimum(slots, len(numbers) - 1)
         missing = wanted[numbers[slots] != wanted]
@@ -63,8 +69,25 @@ def prepared_samples(prepared_dir, sampler=None, sampler_options=None):
         samples.append(CacheSample(
             id=row["id"], label=row["label"], subject=row["subject"], frame_indices=tuple(int(i) for i in wanted),
             sampler_frames=int(sampler_frames), source_frames=tuple(int(source[s]) for s in slots),
-            crops_dir=os.path.abspath(os.path.dirname(paths[0]))))
+            crops_dir=os.path.abspath(os.path.dirname(paths[0])), phases=phases))
     return samples
+
+
+def sampler_phases(row, numbers, source):
+    """A prepared row's annotated ``(onset, apex, offset)`` in sampler-space frame numbers (-1: not annotated).
+
+    Sampler space is the source frames, unless frames without a face were dropped: then a phase becomes the
+    first kept crop at or after its source frame (the last kept crop when none is).
+    """
+    phases = []
+    for name in manifest.PHASE_COLUMNS:
+        value = row.get(name, "")
+        if value in ("", None):
+            phases.append(-1)
+            continue
+        slot = min(int(np.searchsorted(source, int(value))), len(source) - 1)
+        phases.append(int(numbers[slot]) if not np.array_equal(numbers, source) else int(value))
+    return tuple(phases)
 
 
 def stem_weights_sha256(model):

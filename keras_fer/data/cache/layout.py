@@ -27,6 +27,7 @@ __all__ = [
     "example",
     "is_cache_dir",
     "partial_dir",
+    "phase_columns",
     "read_cache_json",
     "read_json",
     "read_records",
@@ -35,9 +36,10 @@ __all__ = [
 ]
 
 #: 2: ``cache.json`` records a sha256 of each of its entries and every shard index the sha256 of its shard.
-CACHE_FORMAT = 2
+#: 3: the manifest records each sample's annotated onset/apex/offset, which the samplers read.
+CACHE_FORMAT = 3
 MANIFEST_COLUMNS = ("id", "label", "label_index", "subject", "shard", "record", "n_cached", "sampler_frames",
-                    "frame_indices", "source_frames")
+                    "frame_indices", "source_frames", "onset", "apex", "offset")
 
 
 class CacheError(ValueError):
@@ -68,6 +70,8 @@ class CacheSample:
         sampler_frames: the ``n_frames`` the sampler is called with.
         source_frames: the source video frame of each cached frame (same length).
         crops_dir: absolute folder of the face crops ("" when features come from elsewhere).
+        phases: ``(onset, apex, offset)`` annotated, in sampler-space frame numbers (-1: not annotated), or
+            ``()`` when none is; the samplers read them (:func:`data_prep.sampling.phase_window`).
     """
 
     id: str
@@ -77,6 +81,7 @@ class CacheSample:
     sampler_frames: int
     source_frames: tuple
     crops_dir: str = ""
+    phases: tuple = ()
 
 
 @dataclasses.dataclass
@@ -160,8 +165,9 @@ def read_cache_json(cache_dir):
     info = read_json(path, "the feature cache's configuration, written by keras-fer extract")
     if info.get("format") != CACHE_FORMAT:
         raise CacheIntegrityError(
-            f"{path}: cache format {info.get('format')!r}, this keras-fer reads format {CACHE_FORMAT} (whose "
-            "shards carry a sha256); run keras-fer extract again into a new folder.")
+            f"{path}: cache format {info.get('format')!r}, this keras-fer reads format {CACHE_FORMAT} (its "
+            "shards carry a sha256, its manifest the annotated phases); run keras-fer extract again into a new "
+            "folder.")
     edited = edited_entries(info)
     if edited:
         raise CacheIntegrityError(
@@ -171,12 +177,19 @@ def read_cache_json(cache_dir):
     return info
 
 
+def phase_columns(phases):
+    """The manifest's ``onset``, ``apex`` and ``offset`` cells of a sample's ``phases`` ("" when not annotated)."""
+    values = tuple(phases) or (-1, -1, -1)
+    return {name: "" if value is None or value < 0 else int(value)
+            for name, value in zip(("onset", "apex", "offset"), values)}
+
+
 def samples_hash(samples):
-    """sha256 of the sample list (ids, labels, subjects, cached frames), recorded in ``cache.json``."""
+    """sha256 of the sample list (ids, labels, subjects, cached frames, phases), recorded in ``cache.json``."""
     digest = hashlib.sha256()
     for sample in samples:
         digest.update(json.dumps([sample.id, sample.label, sample.subject, list(sample.frame_indices),
-                                  sample.sampler_frames]).encode("utf-8"))
+                                  sample.sampler_frames, list(sample.phases)]).encode("utf-8"))
     return digest.hexdigest()
 
 

@@ -114,6 +114,7 @@ def open_cache(cache_dir, expected_hash=None, expected_config=None):
             "subject": row["subject"], "shard": int(row["shard"]), "record": int(row["record"]),
             "sampler_frames": int(row["sampler_frames"]), "frame_indices": _parse_ints(row["frame_indices"]),
             "source_frames": _parse_ints(row["source_frames"]),
+            "phases": {name: int(row[name]) if row[name] else None for name in manifest.PHASE_COLUMNS},
         })
     if len(records) != info["num_samples"]:
         raise CacheIntegrityError(f"{manifest_path}: {len(records)} samples, {info_path} says {info['num_samples']}")

@@ -23,6 +23,7 @@ from keras_fer.data.cache.layout import (
     differences,
     example,
     partial_dir,
+    phase_columns,
     read_cache_json,
     samples_hash,
     shard_path,
@@ -148,6 +149,7 @@ def _manifest_rows(samples, num_shards, classes):
             "n_cached": len(sample.frame_indices), "sampler_frames": sample.sampler_frames,
             "frame_indices": " ".join(str(int(i)) for i in sample.frame_indices),
             "source_frames": " ".join(str(int(i)) for i in sample.source_frames),
+            **phase_columns(sample.phases),
         })
     return rows
 
