@@ -111,8 +111,8 @@ class SyntheticPlan:
 
     Args:
         mode: ``"macro"`` or ``"micro"`` (:data:`SYNTHETIC_DATA`).
-        source: ``"features"`` (the stand-in stem's cache), ``"frames"`` (prepared crops), ``"apex_frames"``
-            (the sampler's frames peaked at each sample's annotated apex, :func:`apex_source`) or ``"flow"``.
+        source: ``"features"`` (the stand-in stem's cache), ``"frames"`` (prepared crops, drawn by the sampler
+            in each sample's annotated window: STCAM's peak is the apex) or ``"flow"``.
         sampler: the paper's sampler name, drawn by the readers.
         recipe: overrides of the paper's recipe (epochs, batch size, learning rate, ...).
         quick_epochs: epochs with ``quick=True``.
@@ -150,7 +150,7 @@ SYNTHETIC_PLANS = {
         note="stand-in stem features (20 x 128) instead of VGGFace pool5; Adam 1e-3, 20 epochs, batch 8; the small CNN "
              "rows end to end at 32x32, 10 epochs, first fold"),
     "stcam": SyntheticPlan(
-        mode="macro", source="apex_frames", sampler="stcam", quick_epochs=1,
+        mode="macro", source="frames", sampler="stcam", quick_epochs=1,
         recipe=dict(epochs=1, batch_size=8, optimizer="adam", learning_rate=3e-4, momentum=0.0, nesterov=False,
                     weight_decay=0.0, decay_epochs=(20,)),
         model_kwargs=dict(num_frames=7, frame_size=32, bn_momentum=0.9),
@@ -305,46 +305,6 @@ def _run_row(source, model, folds, out_dir, recipe, model_kwargs, verbose, valid
 
 
 _FLOW_SOURCES = {}  # prepared folder -> its flow ArraySource, computed once per process
-_APEX_SOURCES = {}  # (prepared folder, sampler, frame size) -> its apex_source, drawn once per process
-
-
-def apex_source(prepared_dir, sampler, frame_size):
-    """``sampler``'s test frames of every prepared sample, its annotated apex as the peak, held in memory.
-
-    STCAM's clip ends at the peak frame (``peak=`` of :func:`data_prep.sampling.sample_stcam`); its default, the
-    last frame (CK+'s convention), holds no expression on the synthetic benchmark, whose expressions return to
-    neutral by their offset. The frame readers draw one peak for every sample, so the synthetic run draws each
-    sample's clip here, once, at the sampler's test positions (no temporal jitter); the trainer still applies the
-    recipe's crops and flips in training.
-
-    Returns:
-        An :class:`~keras_fer.data.sources.ArraySource` of clips ``(N, T, frame_size, frame_size, 3)`` in [0, 255].
-    """
-    import numpy as np
-
-    from data_prep import manifest
-    from data_prep.sampling import sample
-    from keras_fer.data import cache, prepared
-    from keras_fer.data.sources import ArraySource
-
-    where = os.path.join(prepared_dir, "manifest.csv")
-    rows = {row["id"]: row for row in manifest.read_csv(where)}
-    samples = cache.prepared_samples(prepared_dir, sampler=None)
-    clips = []
-    for s in samples:
-        if not str(rows[s.id].get("apex", "")).strip().isdigit():
-            raise ValueError(f"{where}: sample {s.id!r} has no apex frame (apex={rows[s.id].get('apex')!r}); "
-                             "prepare from a manifest CSV (or a dataset adapter) that gives it")
-        # the crop at (or else the first after) the annotated apex
-        peak = min(int(np.searchsorted(s.source_frames, int(rows[s.id]["apex"]))), len(s.source_frames) - 1)
-        drawn = [s.source_frames[i] for i in sample(sampler, len(s.source_frames), peak=peak)]
-        clips.append(prepared.load_crops([os.path.join(s.crops_dir, f"{frame:06d}.jpg") for frame in drawn],
-                                         frame_size))
-    classes = sorted({s.label for s in samples})
-    return ArraySource(np.stack(clips).astype("float32"), [classes.index(s.label) for s in samples],
-                       [s.id for s in samples], [s.subject for s in samples], classes, input="frames")
-
-
 def synthetic_row(plan, model, folders, recipe, quick, epochs):
     """(source, folds, recipe, model arguments, (validation size, grouping)) of a synthetic row that runs."""
     from keras_fer.data.sources import FeatureSource, FrameSource
@@ -354,11 +314,6 @@ def synthetic_row(plan, model, folders, recipe, quick, epochs):
         if folders["prepared"] not in _FLOW_SOURCES:
             _FLOW_SOURCES[folders["prepared"]] = flow_source(folders["prepared"])
         source, model_kwargs = _FLOW_SOURCES[folders["prepared"]], dict(plan.model_kwargs)
-    elif plan.source == "apex_frames":
-        key = (folders["prepared"], plan.sampler, plan.model_kwargs["frame_size"])
-        if key not in _APEX_SOURCES:
-            _APEX_SOURCES[key] = apex_source(*key)
-        source, model_kwargs = _APEX_SOURCES[key], dict(plan.model_kwargs)
     elif plan.source == "frames":
         source = FrameSource(folders["prepared"], sampler=plan.sampler, image_size=plan.model_kwargs["frame_size"])
         model_kwargs = dict(plan.model_kwargs)

@@ -115,30 +115,12 @@ def test_epochs_below_ceflnets_warmup_shrink_the_warmup():
     assert _paper_recipe("ast", "synthetic", False, 2).epochs == 2
 
 
-def test_stcam_clips_of_the_synthetic_run_peak_at_each_samples_annotated_apex(prepared_ast):
-    """STCAM's synthetic rows read the sampler's 7 test frames with the manifest's apex as the peak, not the last
-    frame (where a synthetic expression is over)."""
-    import os
-
-    import numpy as np
-
-    from data_prep import manifest
-    from data_prep.sampling import sample
-    from keras_fer.data import prepared
-
+def test_stcam_rows_read_the_frame_reader_and_the_learning_checks_schedule():
+    """STCAM's synthetic rows read prepared crops with STCAM's sampler, whose peak is each sample's annotated apex
+    (the readers pass the manifest's phases: tests/data/test_phases.py), not the last frame (where a synthetic
+    expression is over)."""
     plan = reproduce.SYNTHETIC_PLANS["stcam"]
-    assert plan.source == "apex_frames" and plan.sampler == "stcam"
-    source = reproduce.apex_source(prepared_ast, "stcam", 16)
-    rows = manifest.read_csv(os.path.join(prepared_ast, "manifest.csv"))
-    assert source.inputs.shape == (12, 7, 16, 16, 3) and source.input == "frames"
-    assert [row["id"] for row in source.rows] == [row["id"] for row in rows]
-    assert any(int(row["apex"]) < int(row["n_frames"]) - 1 for row in rows)
-    for clip, row in zip(source.inputs, rows):
-        drawn = sample("stcam", int(row["n_frames"]), peak=int(row["apex"]))
-        crops = os.path.join(prepared_ast, row["crops_dir"])
-        expected = prepared.load_crops([os.path.join(crops, f"{i:06d}.jpg") for i in drawn], 16)
-        np.testing.assert_array_equal(clip, expected)  # the first frame, 5 between, the apex last
-        assert drawn[0] == 0 and drawn[-1] == int(row["apex"])
+    assert plan.source == "frames" and plan.sampler == "stcam" and "peak" not in plan.model_kwargs
     recipe = reproduce._paper_recipe("stcam", "synthetic", False, 30)  # --epochs 30: the learning check's schedule
     assert (recipe.optimizer, recipe.learning_rate, recipe.weight_decay, recipe.decay_epochs) == ("adam", 3e-4, 0.0,
                                                                                                  (20,))
