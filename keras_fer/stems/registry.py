@@ -108,13 +108,20 @@ def build_stem(name, weights=None, input_size=None):
         input_size: crop side the stem reads (default: its ``default_input_size``; ignored by a stem
             that resizes its input itself).
 
+    Keras is seeded with :data:`RANDOM_WEIGHTS_SEED` first, with or without a weights file: the layers a file
+    does not hold (ECNN's extra convolutions and enhanced branch on a VGG-Face file) start from that seeded
+    initialisation, so ``keras-fer predict`` and ``export`` rebuild the stem that ``extract`` used.
+
     Returns:
         ``(stem, preprocess)``.
     """
+    import keras
+
     spec = get_stem(name)
     if not spec.cacheable:
         raise ValueError(f"`stem` {name!r} is {spec.not_cached}: its features are not cached per frame; "
                          "train it end to end with keras_fer.data.pipeline.frame_dataset.")
+    keras.utils.set_random_seed(RANDOM_WEIGHTS_SEED)
     if spec.default_input_size is None:
         return spec.builder(weights=weights), spec.preprocess
     size = spec.default_input_size if input_size is None else check_int(input_size, "input_size", 32)

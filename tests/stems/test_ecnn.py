@@ -79,3 +79,16 @@ def test_224_output_and_parameters():
     model = ecnn_vgg16()
     assert tuple(model(np.zeros((1, 224, 224, 3), "float32")).shape) == (1, 2048)
     assert model.count_params() == 14_714_688 + EXTRA_PARAMS == 51_156_800
+
+
+def test_a_stem_built_from_a_vggface_file_is_rebuilt_identically(tmp_path):
+    """The layers the VGG-Face file does not hold are seeded, so predict rebuilds the stem extract used."""
+    from keras_fer.data.cache import stem_weights_sha256
+    from keras_fer.stems.registry import build_stem
+
+    path = tmp_path / "rcmalli_vggface_tf_notop_vgg16.h5"
+    write_vggface_file(path, random_vgg16_arrays(seed=3))
+    first, _ = build_stem("ecnn_vgg16", weights=str(path), input_size=32)
+    keras.utils.set_random_seed(99)  # whatever ran in between
+    second, _ = build_stem("ecnn_vgg16", weights=str(path), input_size=32)
+    assert stem_weights_sha256(first) == stem_weights_sha256(second)
