@@ -21,8 +21,8 @@ from keras_fer.stems.registry import list_stems
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 REAL_FACES = ROOT / "tests" / "fixtures" / "real_faces"
-COMMANDS = ["list-layers", "list-models", "prepare", "extract", "train", "cv", "evaluate", "reproduce", "predict",
-            "export"]
+COMMANDS = ["list-layers", "list-models", "prepare", "extract", "flow", "train", "cv", "evaluate", "reproduce",
+            "predict", "export"]
 
 
 def _entry_point():
