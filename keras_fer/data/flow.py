@@ -88,7 +88,7 @@ def window_flow(frames, positions, settings, frame_indices=None):
 
     Args:
         frames: RGB frames ``(N, H, W, 3)`` uint8 (face crops).
-        positions: ``num_flows + 1`` increasing source-frame positions (:func:`_positions`).
+        positions: ``num_flows + 1`` increasing source-frame positions (:func:`window_positions`).
         settings: :func:`flow_settings`.
         frame_indices: the source frame of each of ``frames`` (None: ``frames`` holds every frame).
     """

@@ -79,14 +79,16 @@ def sampler_phases(row, numbers, source):
     Sampler space is the source frames, unless frames without a face were dropped: then a phase becomes the
     first kept crop at or after its source frame (the last kept crop when none is).
     """
+    dropped = not np.array_equal(numbers, source)
     phases = []
     for name in manifest.PHASE_COLUMNS:
         value = row.get(name, "")
         if value in ("", None):
             phases.append(-1)
-            continue
-        slot = min(int(np.searchsorted(source, int(value))), len(source) - 1)
-        phases.append(int(numbers[slot]) if not np.array_equal(numbers, source) else int(value))
+        elif dropped:
+            phases.append(int(numbers[min(int(np.searchsorted(source, int(value))), len(source) - 1)]))
+        else:
+            phases.append(int(value))
     return tuple(phases)
 
 
