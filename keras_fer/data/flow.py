@@ -37,7 +37,7 @@ from keras_fer.data.cache.writer import write_cache
 from keras_fer.data.sources import FLOW_STEM, ArraySource
 from keras_fer.version import __version__
 
-__all__ = ["FLOW_STEM", "extract_flow", "flow_settings", "flow_source", "mirror_flow", "window_flow",
+__all__ = ["FLOW_STEM", "extract_flow", "flow_settings", "flow_source", "window_flow",
            "window_positions"]
 
 def flow_settings(num_flows=20, size=192, method="farneback", bound=None):
@@ -172,14 +172,4 @@ def flow_source(prepared_dir, num_flows=10, size=32, bound=0.5):
     samples = [sample for sample, _, _ in found]
     classes = sorted({s.label for s in samples})
     return ArraySource(clips.astype("float32"), [classes.index(s.label) for s in samples],
-                       [s.id for s in samples], [s.subject for s in samples], classes, input="frames",
-                       augment=mirror_flow)
-
-
-def mirror_flow(x, y):
-    """Training augmentation of a flow batch (B, T, H, W, 2): mirror half the clips left-right; dx changes sign."""
-    import tensorflow as tf
-
-    flipped = tf.reverse(x, axis=[3]) * tf.constant([-1.0, 1.0])
-    keep = tf.random.uniform(tf.shape(x)[:1]) < 0.5
-    return tf.where(keep[:, None, None, None, None], x, flipped), y
+                       [s.id for s in samples], [s.subject for s in samples], classes, input="frames")

@@ -141,11 +141,9 @@ class ArraySource:
         subjects: N subject ids ("" when unknown).
         class_names: the class names.
         input: ``"features"`` or ``"frames"``: what a model built for this source reads.
-        augment: None, or a function ``(inputs, labels) -> (inputs, labels)`` on one batch (tensors), applied
-            in training only (e.g. a flip).
     """
 
-    def __init__(self, inputs, labels, ids, subjects, class_names, input="frames", augment=None):
+    def __init__(self, inputs, labels, ids, subjects, class_names, input="frames"):
         inputs, labels = np.asarray(inputs), np.asarray(labels)
         ids, subjects = [str(i) for i in ids], [str(s) for s in subjects]
         if not len(inputs) == len(labels) == len(ids) == len(subjects):
@@ -157,7 +155,7 @@ class ArraySource:
             raise ValueError(f"ArraySource: `input` must be 'features' or 'frames'; received input={input!r}")
         if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
             raise ValueError(f"ArraySource: `labels` must index the {len(class_names)} `class_names`")
-        self.inputs, self.labels, self.input, self.augment = inputs, labels.astype(np.int32), input, augment
+        self.inputs, self.labels, self.input = inputs, labels.astype(np.int32), input
         self.class_names = list(class_names)
         self.rows = [{"id": i, "label": self.class_names[int(y)], "subject": s}
                      for i, y, s in zip(ids, self.labels, subjects)]
@@ -190,8 +188,6 @@ class ArraySource:
 
         dataset = pipeline.per_epoch(one_pass, training=training, seed=seed, epoch=epoch)
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(picked))).batch(batch_size)
-        if training and self.augment is not None:
-            dataset = dataset.map(self.augment)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
 

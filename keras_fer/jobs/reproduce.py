@@ -174,10 +174,12 @@ SYNTHETIC_PLANS = {
              "input); Adam 1e-3 with cosine and 5 warm-up epochs, 20 epochs, batch 8"),
     "stanet": SyntheticPlan(
         mode="micro", source="flow", sampler="stanet", quick_epochs=10,
-        recipe=dict(epochs=60, batch_size=8, learning_rate=3e-3, weight_decay=0.0),
+        recipe=dict(epochs=60, batch_size=8, learning_rate=3e-3, weight_decay=0.0,
+                    augmentation=("corner_center_crop", "rescale", "horizontal_flip")),
         model_kwargs=dict(frame_size=(32, 32), filters=(8, 16, 32)), validation_subjects=4,
         note="Farneback flow of the onset..offset window, 10 fields at 32x32 (paper: 20 at 192, FlowNet 2.0), "
-             "filters 8-16-32, Adam 3e-3, 60 epochs, horizontal flips and the recipe's augmentations, first fold "
+             "filters 8-16-32, Adam 3e-3, 60 epochs, the recipe's corner crops and rescaling plus horizontal flips "
+             "(the paper's SMIC-HS augmentation), first fold "
              "(24 subjects), the epoch selected on 4 validation subjects (24 clips; with one subject's 6 clips and "
              "30 epochs the full model had selected epoch 1, at chance)"),
 }

@@ -356,8 +356,9 @@ def _cross_validate(source, model, folds, out_dir, recipe, validation_size, vali
     std = ["std", ""] + [f"{summary[m]['std']:.4f}" for m in SUMMARY_METRICS] + [
         f"{summary['best_epoch']['std']:.1f}", ""]
     _write_csv(os.path.join(out_dir, "results.csv"), header, rows + [mean, std])
+    selected_on = "subjects" if validation_by == "subject" else "samples"
     write_text(os.path.join(out_dir, "results.md"), f"{model}: {len(reports)} fold(s), epoch selected on validation "
-               f"subjects\n\n" + _markdown(header, rows + [mean, std]))
+               f"{selected_on}\n\n" + _markdown(header, rows + [mean, std]))
     if figures:
         from keras_fer import viz
 

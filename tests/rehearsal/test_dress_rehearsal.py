@@ -4,12 +4,13 @@ layouts of the datasets it was evaluated on.
 ``tests/rehearsal/layouts.py`` cuts the real CREMA-D clips into small CK+, CASME II, AFEW and DFEW trees (labels
 made up); each test runs docs/datasets-walkthrough.md's commands for one paper as written: ``prepare`` ->
 ``extract`` (STANet: ``flow``) -> ``cv`` under the dataset's protocol -> ``train`` -> ``predict --model`` on a real
-clip -> ``export``, with test-only options appended (BlazeFace, 48 px crops, small stem inputs, one epoch). It
-checks that the chain runs and that each step reads what the one before wrote, not accuracy.
+clip -> ``export`` (and, for AFEW, ``reproduce`` of the paper's table), with test-only options appended (BlazeFace,
+48 px crops, small stem inputs, one epoch). It checks that the chain runs and that each step reads what the one
+before wrote, not accuracy.
 
-The weights files the commands name are the stems' random initialisation saved in the files' own formats (a
-Keras-2 HDF5 as keras-vggface publishes it, a Keras 3 ``.weights.h5`` for ResNet-18), so the path a user takes with
-real weights (KERAS_FER_WEIGHTS_DIR, load by name, the hash recorded and checked by predict and export) is the one
+The weights files the commands name are the stems' random initialisation saved in the files' own formats (a Keras-2
+HDF5 as keras-vggface publishes it, a Keras 3 ``.weights.h5`` for ResNet-18), so the path a user takes with real
+weights (KERAS_FER_WEIGHTS_DIR, load by name, the hash recorded and checked by predict and export) is the one
 rehearsed.
 """
 import json
@@ -166,6 +167,8 @@ def test_ecnn_fsa_on_afew(here, capsys):
          ["--no-progress"]),
         ("keras-fer export --model runs/ecnn_fsa_afew --out serving/ --stem-weights rcmalli_vggface_tf_notop_vgg16.h5",
          []),
+        ("keras-fer reproduce --paper ecnn_fsa --dataset afew --data-root AFEW/ --features afew_ecnn_vgg16/ --out runs/ecnn_fsa_afew_table",  # noqa: E501
+         ["--epochs", "1", "--workers", "1"]),
     ], capsys)
     assert _prediction(out[4])["model"] == "ecnn_fsa"
     _check_export(here, "ecnn_fsa")
@@ -174,6 +177,12 @@ def test_ecnn_fsa_on_afew(here, capsys):
     assert fold["fold"] == "official" and fold["n_samples"] == 4  # trained on Train, tested on Val
     info = json.loads((here / "runs" / "ecnn_fsa_afew" / "train.json").read_text())
     assert info["preparation"]["sampler"] == "ecnn_fsa" and len(info["validation_ids"]) == 1  # carved by sample
+    # the table: the rows on the cache's ECNN variant train on the official split; the others name their extract
+    table = json.loads((here / "runs" / "ecnn_fsa_afew_table" / "reproduce.json").read_text())
+    rows = {row["model"]: row for row in table["papers"]["ecnn_fsa"]["rows"]}
+    assert rows["ecnn_fsa"]["n_folds"] == 1 and rows["ecnn_score_fusion"]["n_folds"] == 1
+    assert "keras-fer extract" in rows["ecnn_nobranch_lstm"]["skipped"]
+    assert "| `ecnn_fsa` |" in out[6] and "afew accuracy 49.78" in out[6]  # printed beside the paper's number
 
 
 def test_ceflnet_on_dfew(here, capsys):
