@@ -175,6 +175,7 @@ def test_ecnn_fsa_on_afew(here, capsys):
     assert len(_manifest_ids(here / "afew_prepared")) == 12
     (fold,) = _results(here / "runs" / "ecnn_fsa_afew_cv")["folds"]
     assert fold["fold"] == "official" and fold["n_samples"] == 4  # trained on Train, tested on Val
+    assert "epoch selected on validation samples" in (here / "runs" / "ecnn_fsa_afew_cv" / "results.md").read_text()
     info = json.loads((here / "runs" / "ecnn_fsa_afew" / "train.json").read_text())
     assert info["preparation"]["sampler"] == "ecnn_fsa" and len(info["validation_ids"]) == 1  # carved by sample
     # the table: the rows on the cache's ECNN variant train on the official split; the others name their extract
