@@ -175,7 +175,7 @@ SYNTHETIC_PLANS = {
     "stanet": SyntheticPlan(
         mode="micro", source="flow", sampler="stanet", quick_epochs=10,
         recipe=dict(epochs=60, batch_size=8, learning_rate=3e-3, weight_decay=0.0,
-                    augmentation=("corner_center_crop", "rescale", "horizontal_flip")),
+                    augmentation=get_recipe("stanet").augmentation + ("horizontal_flip",)),
         model_kwargs=dict(frame_size=(32, 32), filters=(8, 16, 32)), validation_subjects=4,
         note="Farneback flow of the onset..offset window, 10 fields at 32x32 (paper: 20 at 192, FlowNet 2.0), "
              "filters 8-16-32, Adam 3e-3, 60 epochs, the recipe's corner crops and rescaling plus horizontal flips "
