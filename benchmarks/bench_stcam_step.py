@@ -2,9 +2,16 @@
 
 Run: ``python benchmarks/bench_stcam_step.py``. Both models are the full ``stcam`` (3D-CAM then STAM) on
 8 clips of 7x32x32; the figures are the mean of 3 steps after one warm-up step, side by side in one run.
+
+``python benchmarks/bench_stcam_step.py --onednn`` runs the same in two processes, one after the other, with
+TensorFlow's oneDNN CPU kernels off and on (``TF_ENABLE_ONEDNN_OPTS=0`` / ``1``: TensorFlow reads it when it is
+imported, and turns oneDNN on by itself only on CPUs with AVX-512 VNNI, BF16 or AMX).
 """
 
+import os
 import resource
+import subprocess
+import sys
 import time
 
 import keras
@@ -37,5 +44,11 @@ def main(steps=3):
               f"{(time.time() - wall) / steps:.2f} wall s per step", flush=True)
 
 
+def both_onednn_settings():
+    for setting in ("0", "1"):
+        print(f"TF_ENABLE_ONEDNN_OPTS={setting}", flush=True)
+        subprocess.run([sys.executable, __file__], env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": setting}, check=True)
+
+
 if __name__ == "__main__":
-    main()
+    both_onednn_settings() if sys.argv[1:] == ["--onednn"] else main()

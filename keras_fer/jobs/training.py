@@ -55,6 +55,8 @@ __all__ = ["cross_validate", "evaluate", "predict_once", "run_fold", "train_mode
 
 RESULT = "result.json"
 SUMMARY_METRICS = ("accuracy", "uar", "macro_f1")
+#: The largest validation side kept in memory between epochs (:func:`_kept_in_memory`).
+VALIDATION_CACHE_BYTES = 256 * 2**20
 
 
 def _write_csv(path, header, rows):
@@ -122,6 +124,22 @@ def _check_input(network, model, shape, given):
                        "build the model for the data with --model-option (e.g. num_frames=, frame_size=)")
 
 
+def _kept_in_memory(dataset, clips):
+    """``dataset`` (the fold's validation side, ``clips`` clips) cached in memory after its first pass when its
+    clips have a fixed shape and weigh at most :data:`VALIDATION_CACHE_BYTES`, else ``dataset`` itself.
+
+    A test-mode reader draws the same frames in the same order every pass, so the cache changes nothing but
+    time: Keras makes the reader's iterator twice per epoch for validation (about 30 ms each for the feature
+    cache's pipeline on 2 CPU cores), the cache's costs next to nothing (BENCHMARKS.md, "keras-fer reproduce").
+    """
+    per_clip = 0
+    for spec in tf.nest.flatten(dataset.element_spec):
+        if not spec.shape[1:].is_fully_defined():
+            return dataset
+        per_clip += int(np.prod(spec.shape[1:])) * spec.dtype.size
+    return dataset.cache() if per_clip * clips <= VALIDATION_CACHE_BYTES else dataset
+
+
 def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, seed, model_kwargs, monitor, patience,
          verbose, tensorboard, strategy):
     """Build ``model`` with ``recipe``, fit it on the fold's training side, select on its validation side.
@@ -143,7 +161,8 @@ def _fit(source, model, fold, out_dir, recipe, validation_size, validation_by, s
                                 **({} if augmentation is None else {"augmentation": augmentation}))
     write_json(os.path.join(out_dir, "augmentation.json"),
                {"input": source.input, "applied": None if augmentation is None else augmentation.record()})
-    validation_data = source.dataset(validation_ids, training=False, batch_size=batch_size)
+    validation_data = _kept_in_memory(source.dataset(validation_ids, training=False, batch_size=batch_size),
+                                      len(validation_ids))
     shape = tuple(train_data.element_spec[0].shape[1:])  # (T, ...); T None without a sampler
     kwargs = {**_shape_options(model, source.input, shape), **(model_kwargs or {})}
     keras.utils.set_random_seed(seed)

@@ -201,6 +201,13 @@ class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
                 self.on_epoch_end(done, {self.monitor: value})
 
 
+def _known_batches(data):
+    """The batches of one pass of ``data`` when it is a ``tf.data.Dataset`` that knows them, else None."""
+    cardinality = getattr(data, "cardinality", None)
+    batches = int(cardinality()) if callable(cardinality) else -1
+    return batches if batches > 0 else None
+
+
 def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="val_loss", mode="auto", patience=None,
         tensorboard=True, verbose="auto", class_weight=None, callbacks=None, epoch=None):
     """Train ``model`` (compiled) into ``out_dir``; returns a :class:`FitResult` and leaves the selected weights loaded.
@@ -260,8 +267,11 @@ def fit(model, train_data, validation_data=None, *, epochs, out_dir, monitor="va
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False))
     callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))  # last: saves after the epoch's row is written
 
+    # Steps given: Keras keeps the iterator it makes when an epoch ends for the next epoch, instead of making
+    # another at the start (one tf.data iterator per epoch, not two; BENCHMARKS.md, "keras-fer reproduce").
     model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks, verbose=verbose,
-              class_weight=class_weight, shuffle=False)  # the tf.data readers shuffle, seeded
+              class_weight=class_weight, shuffle=False,  # the tf.data readers shuffle, seeded
+              steps_per_epoch=_known_batches(train_data), validation_steps=_known_batches(validation_data))
     history = read_history(history_path)
     epochs_run = len(next(iter(history.values()), []))
     if validation_data is None:

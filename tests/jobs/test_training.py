@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_fer.data.sources import ArraySource
 from keras_fer.evaluation import splits
@@ -119,3 +120,22 @@ def test_cross_validate_writes_the_tables_and_skips_finished_folds(tmp_path):
                                     verbose=0, tensorboard=False, figures=False)
     assert os.path.getmtime(tmp_path / "fold_01" / "result.json") == stamp
     assert again["summary"]["accuracy"]["per_fold"] == accuracies  # fold_02 retrained from scratch, same seed
+
+
+def test_a_small_validation_side_is_kept_in_memory_and_reads_the_same(monkeypatch):
+    """The test-mode reader draws the same every pass: cached, the batches are unchanged; too large or of
+    unknown shape, the dataset is left as it is."""
+    source = _source()
+    ids = [row["id"] for row in source.rows][:12]
+    validation = source.dataset(ids, training=False, batch_size=8)
+    kept = training._kept_in_memory(validation, len(ids))
+    assert kept is not validation
+    for _ in range(2):  # the first pass fills the cache, the second reads it
+        for (x, y), (x_kept, y_kept) in zip(validation, kept, strict=True):
+            np.testing.assert_array_equal(x_kept, x)
+            np.testing.assert_array_equal(y_kept, y)
+    monkeypatch.setattr(training, "VALIDATION_CACHE_BYTES", 12 * 5 * 8 * 4 - 1)  # one byte short of 12 clips
+    assert training._kept_in_memory(validation, len(ids)) is validation
+    monkeypatch.undo()
+    ragged = validation.map(lambda x, y: (tf.numpy_function(lambda a: a, [x], tf.float32), y))  # shape unknown
+    assert training._kept_in_memory(ragged, len(ids)) is ragged

@@ -76,3 +76,25 @@ def test_bad_arguments(tmp_path):
         train.fit(_model(), _data(0), _data(1), epochs=1, out_dir=tmp_path, monitor="loss")
     with pytest.raises(ValueError, match="patience"):
         train.fit(_model(), _data(0), _data(1), epochs=1, out_dir=tmp_path, patience=0)
+
+
+def test_one_training_iterator_per_epoch(tmp_path, monkeypatch):
+    """Steps given to Keras: the iterator made when an epoch ends serves the next (Keras made two per epoch)."""
+    train_data = _data(0)
+    made = []
+    original = tf.data.Dataset.__iter__
+
+    def counting(dataset):
+        made.extend([dataset] if dataset is train_data else [])
+        return original(dataset)
+
+    monkeypatch.setattr(tf.data.Dataset, "__iter__", counting)
+    result = train.fit(_model(), train_data, None, epochs=4, out_dir=tmp_path, verbose=0, tensorboard=False)
+    assert result.epochs_run == 4 and 1 <= len(made) <= 5  # one per epoch, plus an unread one after the last
+
+
+def test_known_batches():
+    assert train._known_batches(_data(0)) == 4
+    assert train._known_batches(_data(0).filter(lambda x, y: tf.reduce_all(y >= 0))) is None  # unknown
+    assert train._known_batches(np.zeros((4, 6))) is None
+    assert train._known_batches(None) is None
