@@ -232,7 +232,8 @@ def test_full_model_learns_the_macro_benchmark(capsys):
     It runs ``scripts/stcam_learning_check.py`` with its defaults and face crops: 48 training subjects x 6 classes,
     32 px face crops, STCAM's sampler with the annotated apex as the peak, corner/centre crops and flips, batch 8,
     STCAM's recipe with Adam 3e-4 dropped to 3e-5 from epoch 21, 30 epochs. We saw 0.681 at epoch 30 (0.653 and
-    0.806 with seeds 1 and 2; chance 1/6) in about 5 minutes of 2 shared cores (README, "Learning checks")."""
+    0.806 with seeds 1 and 2; chance 1/6; docs/models.md, "Learning checks"). It takes about 21 minutes on 2
+    cores, 12.7 with TF_ENABLE_ONEDNN_OPTS=1 (0.722), which README's test command sets for it."""
     script = runpy.run_path(str(ROOT / "scripts" / "stcam_learning_check.py"))
     summary = script["run"](face_crop=True)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
