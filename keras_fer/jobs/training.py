@@ -130,7 +130,7 @@ def _kept_in_memory(dataset, clips):
 
     A test-mode reader draws the same frames in the same order every pass, so the cache changes nothing but
     time: Keras makes the reader's iterator twice per epoch for validation (about 30 ms each for the feature
-    cache's pipeline on 2 CPU cores), the cache's costs next to nothing (BENCHMARKS.md, "keras-fer reproduce").
+    cache's pipeline on 2 CPU cores); the cache's iterators cost next to nothing (BENCHMARKS.md, "keras-fer reproduce").
     """
     per_clip = 0
     for spec in tf.nest.flatten(dataset.element_spec):

@@ -85,7 +85,8 @@ def test_one_training_iterator_per_epoch(tmp_path, monkeypatch):
     original = tf.data.Dataset.__iter__
 
     def counting(dataset):
-        made.extend([dataset] if dataset is train_data else [])
+        if dataset is train_data:
+            made.append(dataset)
         return original(dataset)
 
     monkeypatch.setattr(tf.data.Dataset, "__iter__", counting)
