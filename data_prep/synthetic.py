@@ -70,6 +70,8 @@ from data_prep.checks import check_choice, check_int
 
 __all__ = [
     "ACTION_UNITS",
+    "FACE_FRAMED_SCALE",
+    "FRAMINGS",
     "MODES",
     "FaceIdentity",
     "ModeSettings",
@@ -85,6 +87,12 @@ _SUBPIXEL_BITS = 4  # cv2 drawing with `shift`: coordinates in 1/16 pixel, so we
 _SUBPIXEL = 1 << _SUBPIXEL_BITS
 _ROLL_DEGREES_PER_SHIFT = 40.0  # head_motion 0.12 -> roll up to about 5 degrees
 _MODE_CODES = {"macro": 1, "sparse": 2, "micro": 3, "order": 4}
+#: ``generate_dataset``'s framings: the face where the identity stands in the scene, or centred and filling the
+#: frame as a face detector's square crop frames it.
+FRAMINGS = ("scene", "face")
+#: A face-framed identity's half height as a share of the frame: the face box (2 half heights) with the 15 %
+#: margin that ``data_prep.faces.crop_face`` adds, so the frame is what a detector's crop of the scene would be.
+FACE_FRAMED_SCALE = 1.0 / (2.0 * 1.15)
 
 # Expressions as (brow, corners, mouth, eyes) at full intensity, loosely after FACS prototypes; the
 # shared units (brow lowering in anger and disgust, widening in fear and surprise) make them overlap.
@@ -450,9 +458,9 @@ def _write_video(path, frames):
             writer.release()
 
 
-def _settings_record(mode, n_subjects, videos_per_class, size, n_frames, seed, settings):
+def _settings_record(mode, n_subjects, videos_per_class, size, n_frames, seed, settings, framing):
     record = dict(mode=mode, n_subjects=n_subjects, videos_per_class=videos_per_class, size=list(_frame_shape(size)),
-                  n_frames=n_frames, seed=seed, settings=dataclasses.asdict(settings))
+                  n_frames=n_frames, seed=seed, framing=framing, settings=dataclasses.asdict(settings))
     record["settings"]["classes"] = list(settings.classes)
     record["settings"]["peak"] = list(settings.peak)
     record["settings"]["duration"] = list(settings.duration)
@@ -460,7 +468,7 @@ def _settings_record(mode, n_subjects, videos_per_class, size, n_frames, seed, s
 
 
 def generate_dataset(out_dir, mode="macro", n_subjects=10, videos_per_class=3, size=112, n_frames=32, seed=0,
-                     settings=None):
+                     settings=None, framing="scene"):
     """Render a synthetic benchmark: ``out_dir/videos/*.avi``, ``manifest.csv`` and ``synthetic.json``.
 
     Args:
@@ -474,6 +482,9 @@ def generate_dataset(out_dir, mode="macro", n_subjects=10, videos_per_class=3, s
             for short events among neutral frames).
         seed: the same seed gives identical pixels.
         settings: None for ``MODES[mode]``, or a :class:`ModeSettings`.
+        framing: ``"scene"`` (each identity's own face position and size) or ``"face"``: every face centred
+            at :data:`FACE_FRAMED_SCALE`, as a face detector's crop frames it (the same identities and
+            videos otherwise), for models that train on face crops from scratch.
 
     Returns:
         The manifest rows (dicts over ``SOURCE_COLUMNS``; paths relative to
@@ -487,6 +498,7 @@ def generate_dataset(out_dir, mode="macro", n_subjects=10, videos_per_class=3, s
     videos_per_class = check_int(videos_per_class, "videos_per_class", minimum=1)
     n_frames = check_int(n_frames, "n_frames", minimum=16)
     seed = check_int(seed, "seed", minimum=0)
+    check_choice(framing, FRAMINGS, "framing")
     _frame_shape(size)
     out_dir = os.fspath(out_dir)
     videos = os.path.join(out_dir, "videos")
@@ -494,6 +506,8 @@ def generate_dataset(out_dir, mode="macro", n_subjects=10, videos_per_class=3, s
     rows = []
     for subject in range(n_subjects):
         identity = random_identity(np.random.default_rng([seed, 0, subject]), settings.resting_face)
+        if framing == "face":
+            identity = dataclasses.replace(identity, centre=(0.5, 0.5), scale=FACE_FRAMED_SCALE)
         subject_id = f"S{subject + 1:02d}"
         for class_index, label in enumerate(settings.classes):
             for repetition in range(videos_per_class):
@@ -508,6 +522,6 @@ def generate_dataset(out_dir, mode="macro", n_subjects=10, videos_per_class=3, s
                                  onset=onset, apex=apex, offset=offset))
     manifest.write_csv(os.path.join(out_dir, "manifest.csv"), manifest.SOURCE_COLUMNS, rows)
     files.write_json(os.path.join(out_dir, "synthetic.json"),
-                     _settings_record(mode, n_subjects, videos_per_class, size, n_frames, seed, settings))
+                     _settings_record(mode, n_subjects, videos_per_class, size, n_frames, seed, settings, framing))
     return rows
 

@@ -41,7 +41,8 @@ def _recorded_arguments(record_path):
         size = record["size"]
         return dict(mode=record["mode"], n_subjects=record["n_subjects"],
                     videos_per_class=record["videos_per_class"], size=(int(size[0]), int(size[1])),
-                    n_frames=record["n_frames"], seed=record["seed"], settings=settings)
+                    n_frames=record["n_frames"], seed=record["seed"], settings=settings,
+                    framing=record.get("framing", "scene"))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DatasetError(record_path, f"not a synthetic benchmark record ({type(error).__name__}: {error}); "
                                         "remove the folder to generate the benchmark again") from None

@@ -256,6 +256,29 @@ def load_keras2_h5_by_name(model, path, skip_mismatch=False):
     return tuple(loaded)
 
 
+def save_h5_by_name(model, path):
+    """Write ``model``'s weights to ``path`` in the Keras-2 HDF5 layout, one group per layer that holds weights.
+
+    :func:`load_keras2_h5_by_name` (and :func:`load_weights`) read the file back by layer name, also into
+    another architecture that shares those layers: a stem pre-trained once starts every variant of it
+    (e.g. STCAM's attention rows from its baseline), the layers the file lacks keeping their initialisation.
+    The file is written atomically.
+    """
+    from data_prep.files import atomic_path
+
+    holders = {name: layer for name, layer in _layers_by_name(model).items()
+               if layer.weights and not getattr(layer, "layers", None)
+               and not isinstance(getattr(layer, "layer", None), keras.layers.Layer)}
+    with atomic_path(os.fspath(path), suffix=".h5") as temporary, h5py.File(temporary, "w") as h5_file:
+        h5_file.attrs["layer_names"] = np.array([name.encode("utf8") for name in holders])
+        for name, layer in holders.items():
+            group = h5_file.create_group(name)
+            weight_names = [f"{variable.path}:0" for variable in layer.weights]
+            group.attrs["weight_names"] = np.array([weight_name.encode("utf8") for weight_name in weight_names])
+            for weight_name, variable in zip(weight_names, layer.weights):
+                group.create_dataset(weight_name, data=keras.ops.convert_to_numpy(variable))
+
+
 def load_weights(model, weights, *, published_at, expected_sha256=None, skip_mismatch=False):
     """Resolve ``weights`` (see :func:`resolve_weights_path`) and load it into ``model``.
 

@@ -198,6 +198,38 @@ def test_bad_arguments_are_named(tmp_path, kwargs, argument):
         synthetic.generate_dataset(tmp_path, **kwargs)
 
 
+def test_face_framing_centres_every_face_at_the_crop_scale_and_changes_nothing_else(tmp_path, monkeypatch):
+    """``framing="face"``: each identity is the scene framing's one, centred at FACE_FRAMED_SCALE (a detector's
+    face box plus crop_face's 15 % margin); the videos' programs, distractors and labels are the same."""
+    drawn = {}
+    render = synthetic.render_video
+
+    def recording(identity, units, *args, **kwargs):
+        drawn.setdefault(framing, []).append((identity, units.copy(), args[1:4]))
+        return render(identity, units, *args, **kwargs)
+
+    monkeypatch.setattr(synthetic, "render_video", recording)
+    rows = {}
+    for framing in synthetic.FRAMINGS:
+        rows[framing] = synthetic.generate_dataset(tmp_path / framing, mode="macro", framing=framing, **TINY)
+    assert rows["scene"] == rows["face"]
+    np.testing.assert_allclose(synthetic.FACE_FRAMED_SCALE * 2 * 1.15, 1.0)
+    for (scene, units, distractors), (face, face_units, face_distractors) in zip(drawn["scene"], drawn["face"]):
+        assert face == dataclasses.replace(scene, centre=(0.5, 0.5), scale=synthetic.FACE_FRAMED_SCALE)
+        assert scene.centre != (0.5, 0.5)
+        np.testing.assert_array_equal(units, face_units)
+        for a, b in zip(distractors, face_distractors):
+            np.testing.assert_array_equal(a, b)
+    record = synthetic_dataset._recorded_arguments(tmp_path / "face" / "synthetic.json")
+    assert record["framing"] == "face"
+    first = dict(_dataset_hashes(tmp_path / "face"))
+    os.remove(tmp_path / "face" / rows["face"][0]["path"])
+    synthetic_dataset.build_manifest(tmp_path / "face")  # re-rendered face-framed, as recorded
+    assert dict(_dataset_hashes(tmp_path / "face")) == first
+    with pytest.raises(ValueError, match="`framing`"):
+        synthetic.generate_dataset(tmp_path / "bad", framing="portrait", **TINY)
+
+
 # Full-frame "detection" ------------------------------------------------------------------------------------------
 
 def test_full_frame_detector_crops_the_whole_frame(tmp_path):

@@ -13,6 +13,7 @@ from keras_fer.stems.weights import (
     load_keras2_h5_by_name,
     load_weights,
     resolve_weights_path,
+    save_h5_by_name,
 )
 from tests.stems.keras2_h5 import conv_weights, write_keras2_weights
 
@@ -228,3 +229,30 @@ def test_bare_name_is_found_in_weights_dir_and_explicit_path_wins(tmp_path, monk
 def test_weights_argument_must_be_a_path(bad):
     with pytest.raises(ValueError, match="weights="):
         resolve_weights_path(bad, published_at=PUBLISHED_AT)
+
+
+def test_saved_by_name_loads_into_a_variant_with_more_layers(tmp_path):
+    """save_h5_by_name writes the Keras-2 layout: a variant that shares layer names (and a nested model) loads
+    them, its own extra layer keeps its initialisation, and nothing is left beside the file."""
+    source = tiny_model()
+    for layer, arrays in tiny_arrays(seed=5).items():
+        source.get_layer(layer).set_weights(arrays)
+    outer = keras.Model(source.inputs, keras.layers.Dense(2, name="extra_head")(source.outputs[0]), name="outer")
+    path = tmp_path / "stem.h5"
+    save_h5_by_name(outer, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stem.h5"]
+
+    inputs = keras.Input((7, 7, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv_a")(inputs)
+    x = keras.layers.Conv2D(4, 1, padding="same", name="attention_added")(x)
+    x = keras.layers.BatchNormalization(name="bn_a")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    inner = keras.Model(inputs, keras.layers.Dense(5, name="dense_b")(x), name="variant")
+    variant = keras.Sequential([inner, keras.layers.Dense(3, name="other_head")])
+    variant.build((None, 7, 7, 3))
+    added = [w.copy() for w in variant.get_layer("variant").get_layer("attention_added").get_weights()]
+    info = load_weights(variant, path, published_at=PUBLISHED_AT)
+    assert set(info.loaded_layers) == {"conv_a", "bn_a", "dense_b"}
+    assert_layer_weights(inner, tiny_arrays(seed=5))
+    for got, want in zip(inner.get_layer("attention_added").get_weights(), added):
+        np.testing.assert_array_equal(got, want)
