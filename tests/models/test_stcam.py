@@ -271,3 +271,18 @@ def test_face_box_is_the_generators_face_square():
     x0, y0, x1, y1 = face_box(4, 100, 0)
     np.testing.assert_allclose([x1 - x0, y1 - y0], [2 * identity.scale * 100] * 2)
     np.testing.assert_allclose([(x0 + x1) / 2, (y0 + y1) / 2], np.multiply(identity.centre, 100))
+
+
+def test_reader_crop_check_trains_both_arms_through_the_reader(capsys, monkeypatch):
+    """``scripts/stcam_reader_crop_check.py`` (docs/models.md) at a tiny size: one JSON line per arm and epoch,
+    the second arm with the recipe's corner/centre crop added."""
+    from keras_fer.jobs import reproduce
+
+    monkeypatch.setitem(reproduce.SYNTHETIC_DATA, "macro_faces_pretraining",
+                        dict(mode="macro", n_subjects=3, videos_per_class=1, size=32, n_frames=16, framing="face"))
+    runpy.run_path(str(ROOT / "scripts" / "stcam_reader_crop_check.py"))["main"](1)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 1]
+    assert [sorted(line["augmentation"]) for line in lines] == [["horizontal_flip"],
+                                                                 ["corner_center_crop", "horizontal_flip"]]
+    assert all(0 <= line["train_accuracy"] <= 1 and 0 <= line["validation_accuracy"] <= 1 for line in lines)
